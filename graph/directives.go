@@ -1,0 +1,74 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/omnisphere/omnisphere/graph/model"
+	"github.com/omnisphere/omnisphere/internal/viewer"
+)
+
+// Auth implements @auth(scope:, permission:): the first of the three tenancy
+// guards. It decides from the viewer alone, before any resolver runs.
+func Auth(ctx context.Context, _ any, next graphql.Resolver, scope model.Scope, permission *string) (any, error) {
+	if err := allow(viewer.FromContext(ctx), scope, permission); err != nil {
+		return nil, err
+	}
+	return next(ctx)
+}
+
+// allow is the decision of @auth; nil means allowed.
+func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
+	switch scope {
+	case model.ScopePublic:
+		return nil
+	case model.ScopeStorefront:
+		if v.HasMerchant() {
+			return nil
+		}
+		return Unauthenticated("this field needs a store: send X-Storefront-Key or X-Store-Slug")
+	case model.ScopeCustomer:
+		if v.Kind == viewer.Customer && v.HasMerchant() {
+			return nil
+		}
+		return Unauthenticated("sign in as a customer of this store")
+	case model.ScopeStaff:
+		if v.Kind != viewer.Staff && v.Kind != viewer.APIKey {
+			return Unauthenticated("sign in as the store's staff or use a secret API key")
+		}
+		if !v.HasMerchant() {
+			return Forbidden("no store selected")
+		}
+		if v.Kind == viewer.APIKey && (permission == nil || !v.Can(*permission)) {
+			p := "a permission this field does not name"
+			if permission != nil {
+				p = *permission
+			}
+			return Forbidden("this API key lacks " + p)
+		}
+		return nil
+	case model.ScopePlatformAdmin:
+		if v.Kind == viewer.PlatformAdmin {
+			return nil
+		}
+		return Forbidden("platform administrators only")
+	}
+	return Forbidden("unknown scope")
+}
+
+// RequireScope is a root-field middleware that refuses any root field whose
+// definition carries no @auth: a field added without a scope is closed, not
+// open (deny by default).
+func RequireScope(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc != nil && fc.Field.Field != nil && fc.Field.Definition != nil && !hasAuth(fc.Field.Definition.Directives) {
+		if fc.Object != "Query" || !isIntrospection(fc.Field.Name) {
+			graphql.AddError(ctx, Forbidden("field "+fc.Field.Name+" declares no scope"))
+			return graphql.Null
+		}
+	}
+	return next(ctx)
+}
+
+func isIntrospection(name string) bool { return name == "__schema" || name == "__type" || name == "__typename" }

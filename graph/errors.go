@@ -1,0 +1,95 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/internal/viewer"
+)
+
+// Codes of top-level errors, in extensions.code.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeInternal        = "INTERNAL"
+)
+
+// coded is an error that already says what the caller may know.
+type coded struct {
+	code, msg string
+}
+
+func (e *coded) Error() string { return e.msg }
+
+// Unauthenticated: the caller must identify itself.
+func Unauthenticated(msg string) error { return &coded{CodeUnauthenticated, msg} }
+
+// Forbidden: the caller is known but may not do this.
+func Forbidden(msg string) error { return &coded{CodeForbidden, msg} }
+
+// NotFound: nothing the caller may see has this id.
+func NotFound(msg string) error { return &coded{CodeNotFound, msg} }
+
+// BadUserInput: the request itself is wrong.
+func BadUserInput(msg string) error { return &coded{CodeBadUserInput, msg} }
+
+// ErrorPresenter turns resolver errors into GraphQL errors with an
+// extensions.code. Errors it does not recognise are logged with the request
+// id and answered "internal error": SQL, driver and stack details never reach
+// the caller.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Parse and validation errors made by gqlgen itself.
+			return gqlErr
+		}
+		path := graphql.GetPath(ctx)
+		present := func(code, msg string) *gqlerror.Error {
+			return &gqlerror.Error{
+				Message:    msg,
+				Path:       path,
+				Extensions: map[string]any{"code": code},
+			}
+		}
+		var c *coded
+		switch {
+		case errors.As(err, &c):
+			return present(c.code, c.msg)
+		case errors.Is(err, viewer.ErrNoTenant):
+			return present(CodeForbidden, "no store selected")
+		case errors.Is(err, viewer.ErrCrossTenant), errors.Is(err, viewer.ErrSystemOnly):
+			return present(CodeForbidden, "forbidden")
+		case ent.IsNotFound(err):
+			return present(CodeNotFound, "not found")
+		case ent.IsValidationError(err):
+			return present(CodeBadUserInput, err.Error())
+		case ent.IsConstraintError(err):
+			return present(CodeBadUserInput, "conflicts with an existing record")
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return present(CodeInternal, "request cancelled or timed out")
+		}
+		log.ErrorContext(ctx, "graphql resolver error", "error", err, "path", path.String())
+		return present(CodeInternal, "internal error")
+	}
+}
+
+// RecoverFunc answers a panic in a resolver with an INTERNAL error and logs it.
+func RecoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", p, "path", graphql.GetPath(ctx).String())
+		return &coded{CodeInternal, "internal error"}
+	}
+}
+
+// hasAuth reports whether a field definition carries @auth.
+func hasAuth(ds ast.DirectiveList) bool { return ds.ForName("auth") != nil }

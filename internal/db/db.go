@@ -1,0 +1,136 @@
+// Package db opens OmniSphere's database (the embedded SQLite file or
+// PostgreSQL through pgx/v5), migrates it, and builds the ent client whose
+// every statement runs fenced for the request's viewer (see tenant.go).
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver (pure Go)
+
+	"github.com/omnisphere/omnisphere/ent"
+	_ "github.com/omnisphere/omnisphere/ent/runtime" // schema defaults, hooks and interceptors
+)
+
+// Config says which database to open and how to pool connections.
+type Config struct {
+	// URL is a postgres:// URL; empty selects the embedded SQLite file.
+	URL string
+	// SQLitePath is the embedded database file (default data/omnisphere.db).
+	SQLitePath string
+	// MaxOpenConns, MaxIdleConns, ConnMaxLifetime and ConnMaxIdleTime set the
+	// pool. Zero values take the defaults below.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+}
+
+// DB is an open database.
+type DB struct {
+	// Dialect is dialect.Postgres or dialect.SQLite.
+	Dialect string
+	// SQL is the raw pool, connected as the DATABASE_URL role: migrations and
+	// health checks only. Tenant work goes through Client or InTenantTx.
+	SQL *sql.DB
+	// Client is the ent client of the server; on PostgreSQL every statement
+	// runs in a transaction fenced for the viewer.
+	Client *ent.Client
+}
+
+// Open opens and pings the configured database. It does not migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.URL != "" {
+		return openPostgres(ctx, cfg)
+	}
+	return openSQLite(ctx, cfg)
+}
+
+func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("db: DATABASE_URL must be a postgres:// or postgresql:// URL")
+	}
+	sqlDB, err := sql.Open("pgx", cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("db: open postgres: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(orDefault(cfg.MaxOpenConns, 20))
+	sqlDB.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, 10))
+	sqlDB.SetConnMaxLifetime(orDefaultDur(cfg.ConnMaxLifetime, 30*time.Minute))
+	sqlDB.SetConnMaxIdleTime(orDefaultDur(cfg.ConnMaxIdleTime, 5*time.Minute))
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: connect to postgres at %s: %w", redact(u), err)
+	}
+	drv := &fencedDriver{Driver: entsql.OpenDB(dialect.Postgres, sqlDB)}
+	return &DB{Dialect: dialect.Postgres, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv))}, nil
+}
+
+func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
+	path := cfg.SQLitePath
+	if path == "" {
+		path = filepath.Join("data", "omnisphere.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("db: create data directory: %w", err)
+	}
+	// Foreign keys on (ent's migration needs them), WAL for concurrent
+	// readers, NORMAL sync (safe with WAL), a busy timeout for writers, and
+	// IMMEDIATE transactions so a read-then-write transaction never fails
+	// on lock upgrade.
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	sqlDB, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("db: open sqlite: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(orDefault(cfg.MaxOpenConns, 8))
+	sqlDB.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, 8))
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
+	}
+	drv := &serialDriver{Driver: entsql.OpenDB(dialect.SQLite, sqlDB)}
+	return &DB{Dialect: dialect.SQLite, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv))}, nil
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDefaultDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// redact drops the password from a URL for error messages and logs.
+func redact(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User(c.User.Username())
+	}
+	return strings.TrimSpace(c.String())
+}

@@ -1,0 +1,123 @@
+// Package viewer says who is asking: the identity that every layer below the
+// HTTP edge (GraphQL directives, ent tenant filters, PostgreSQL row-level
+// security) reads from the request context to decide what may be seen.
+//
+// A context carries at most one Viewer. The system context is separate and
+// explicit: it is the narrow, logged path for the few operations that must
+// cross tenants (login by email, webhook intake, background workers,
+// registration, the demo seed).
+package viewer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/google/uuid"
+)
+
+// Kind is the sort of caller behind a request.
+type Kind int
+
+// The kinds of viewer. Anonymous is the zero value so that a forgotten
+// assignment grants nothing.
+const (
+	Anonymous     Kind = iota // a storefront visitor or an unauthenticated caller
+	Customer                  // a signed-in storefront customer of one store
+	Staff                     // a merchant's staff user (JWT)
+	APIKey                    // a merchant's secret API key (server to server)
+	PlatformAdmin             // an operator of the platform itself
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Customer:
+		return "customer"
+	case Staff:
+		return "staff"
+	case APIKey:
+		return "api_key"
+	case PlatformAdmin:
+		return "platform_admin"
+	default:
+		return "anonymous"
+	}
+}
+
+// Viewer is the caller of one request.
+type Viewer struct {
+	Kind Kind
+	// MerchantID is the tenant the viewer acts in; uuid.Nil when the viewer
+	// is not tied to a store (an anonymous caller with no store key).
+	MerchantID uuid.UUID
+	// UserID is set for staff, CustomerID for customers, APIKeyID for keys.
+	UserID     uuid.UUID
+	CustomerID uuid.UUID
+	APIKeyID   uuid.UUID
+	// Permissions held by an API key or a staff role, e.g. "products:read".
+	Permissions []string
+}
+
+// HasMerchant reports whether the viewer acts within one merchant's store.
+func (v Viewer) HasMerchant() bool { return v.MerchantID != uuid.Nil }
+
+// Can reports whether the viewer holds a permission. Staff users hold every
+// merchant permission of their own store; keys hold what they were given.
+func (v Viewer) Can(permission string) bool {
+	switch v.Kind {
+	case Staff:
+		return v.HasMerchant()
+	case APIKey:
+		for _, p := range v.Permissions {
+			if p == permission {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type viewerKey struct{}
+type systemKey struct{}
+
+// NewContext returns a copy of ctx that carries v.
+func NewContext(ctx context.Context, v Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+// FromContext returns the viewer of ctx; an anonymous viewer when none is set.
+func FromContext(ctx context.Context) Viewer {
+	v, _ := ctx.Value(viewerKey{}).(Viewer)
+	return v
+}
+
+// MerchantFromContext returns the tenant of ctx, if any.
+func MerchantFromContext(ctx context.Context) (uuid.UUID, bool) {
+	v := FromContext(ctx)
+	return v.MerchantID, v.HasMerchant()
+}
+
+// SystemContext returns a context that crosses tenants. Every use names its
+// reason and is logged, so that the cross-tenant paths stay few and visible.
+// It never comes from a request: only server code calls it.
+func SystemContext(ctx context.Context, reason string) context.Context {
+	slog.InfoContext(ctx, "system context", "audit", "cross_tenant", "reason", reason)
+	return context.WithValue(ctx, systemKey{}, reason)
+}
+
+// IsSystem reports whether ctx is a system context, and why.
+func IsSystem(ctx context.Context) (reason string, ok bool) {
+	reason, ok = ctx.Value(systemKey{}).(string)
+	return reason, ok
+}
+
+// Errors the data layer returns when a context may not touch tenant data.
+// The GraphQL layer maps both to FORBIDDEN.
+var (
+	// ErrNoTenant: the context has neither a merchant nor the system mark.
+	ErrNoTenant = errors.New("viewer: no store in context")
+	// ErrCrossTenant: a write names a merchant other than the viewer's.
+	ErrCrossTenant = errors.New("viewer: row belongs to another store")
+	// ErrSystemOnly: the data is reachable only through the system context.
+	ErrSystemOnly = errors.New("viewer: system data")
+)

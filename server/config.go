@@ -1,0 +1,173 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration, read once from the environment.
+// README.md lists every variable; keep the two in step.
+type Config struct {
+	Port            int           // PORT (8080)
+	DataDir         string        // DATA_DIR (./data): embedded database, generated secrets
+	DatabaseURL     string        // DATABASE_URL: postgres://…; empty = embedded SQLite
+	SQLitePath      string        // SQLITE_PATH (DATA_DIR/omnisphere.db)
+	RedisURL        string        // REDIS_URL: redis://…; empty = in-process bus and limits
+	JWTSecret       []byte        // JWT_SECRET (>= 32 bytes; generated into DATA_DIR when embedded)
+	LogLevel        slog.Level    // LOG_LEVEL (info): debug, info, warn, error
+	AutoMigrate     bool          // AUTO_MIGRATE (true): migrate on start
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT (20s): drain time on SIGTERM
+	DBMaxOpenConns  int           // DB_MAX_OPEN_CONNS (20 on PostgreSQL, 8 on SQLite)
+	DBMaxIdleConns  int           // DB_MAX_IDLE_CONNS (10 on PostgreSQL, 8 on SQLite)
+	DBConnMaxLife   time.Duration // DB_CONN_MAX_LIFETIME (30m)
+	DBConnMaxIdle   time.Duration // DB_CONN_MAX_IDLE_TIME (5m)
+}
+
+// Embedded reports whether the server runs on the embedded default.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// minSecretLen is the shortest JWT secret accepted (HS256 wants >= 256 bits).
+const minSecretLen = 32
+
+// LoadConfig reads the configuration from getenv (os.Getenv in main). On the
+// embedded default it creates DATA_DIR and a JWT secret kept there. Every
+// problem is reported at once, as one error naming the variables.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		DataDir:     strOr(getenv("DATA_DIR"), "data"),
+		DatabaseURL: strings.TrimSpace(getenv("DATABASE_URL")),
+		RedisURL:    strings.TrimSpace(getenv("REDIS_URL")),
+	}
+	c.SQLitePath = strOr(getenv("SQLITE_PATH"), filepath.Join(c.DataDir, "omnisphere.db"))
+	c.Port = intVar(getenv, "PORT", 8080, &errs)
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be between 1 and 65535, got %d", c.Port))
+	}
+	c.DBMaxOpenConns = intVar(getenv, "DB_MAX_OPEN_CONNS", 0, &errs)
+	c.DBMaxIdleConns = intVar(getenv, "DB_MAX_IDLE_CONNS", 0, &errs)
+	c.DBConnMaxLife = durVar(getenv, "DB_CONN_MAX_LIFETIME", 30*time.Minute, &errs)
+	c.DBConnMaxIdle = durVar(getenv, "DB_CONN_MAX_IDLE_TIME", 5*time.Minute, &errs)
+	c.ShutdownTimeout = durVar(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second, &errs)
+	c.AutoMigrate = boolVar(getenv, "AUTO_MIGRATE", true, &errs)
+
+	switch strings.ToLower(strOr(getenv("LOG_LEVEL"), "info")) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL")))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL must start with postgres:// or postgresql://"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("REDIS_URL must start with redis:// or rediss://"))
+	}
+
+	secret := getenv("JWT_SECRET")
+	switch {
+	case secret != "" && len(secret) < minSecretLen:
+		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least %d bytes, got %d", minSecretLen, len(secret)))
+	case secret != "":
+		c.JWTSecret = []byte(secret)
+	case c.Embedded():
+		s, err := embeddedSecret(c.DataDir)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.JWTSecret = s
+	default:
+		errs = append(errs, fmt.Errorf("JWT_SECRET is required with DATABASE_URL (at least %d bytes, e.g. `openssl rand -hex 32`)", minSecretLen))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// embeddedSecret returns the JWT secret kept in dataDir, creating it (mode
+// 0600) on first use so that tokens survive restarts of the embedded server.
+func embeddedSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "jwt_secret")
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < minSecretLen {
+			return nil, fmt.Errorf("%s holds a secret shorter than %d bytes: delete it to generate a new one", path, minSecretLen)
+		}
+		return []byte(s), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating DATA_DIR %s: %w", dataDir, err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return []byte(s), nil
+}
+
+func strOr(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
+}
+
+func intVar(getenv func(string) string, name string, def int, errs *[]error) int {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		*errs = append(*errs, fmt.Errorf("%s must be a non-negative integer, got %q", name, v))
+		return def
+	}
+	return n
+}
+
+func durVar(getenv func(string) string, name string, def time.Duration, errs *[]error) time.Duration {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		*errs = append(*errs, fmt.Errorf("%s must be a duration like 30s or 5m, got %q", name, v))
+		return def
+	}
+	return d
+}
+
+func boolVar(getenv func(string) string, name string, def bool, errs *[]error) bool {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s must be true or false, got %q", name, v))
+		return def
+	}
+	return b
+}

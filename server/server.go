@@ -1,0 +1,151 @@
+// Package server assembles OmniSphere: configuration, database, Redis, the
+// event bus, the GraphQL handler with its transports, and the HTTP routes
+// (/health, /ready, /graphql, /playground). main.go only calls it.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/omnisphere/omnisphere/internal/db"
+	"github.com/omnisphere/omnisphere/internal/events"
+)
+
+// Server is an assembled OmniSphere instance.
+type Server struct {
+	Config Config
+	Log    *slog.Logger
+	DB     *db.DB
+	// Redis is nil unless REDIS_URL is set.
+	Redis *redis.Client
+	Bus   events.Bus
+	// Handler serves every route. Tests call it directly.
+	Handler http.Handler
+}
+
+// New opens the stores, migrates when configured to, and builds the handler.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	d, err := db.Open(ctx, db.Config{
+		URL:             cfg.DatabaseURL,
+		SQLitePath:      cfg.SQLitePath,
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLife,
+		ConnMaxIdleTime: cfg.DBConnMaxIdle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Log: log, DB: d, Bus: events.NewLocal()}
+	if cfg.AutoMigrate {
+		if err := d.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		s.Redis = redis.NewClient(opts)
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.Redis.Ping(pingCtx).Err(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("redis at REDIS_URL does not answer: %w", err)
+		}
+	}
+	s.Handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /ready", s.ready)
+	mux.Handle("/graphql", newGraphQLHandler(s))
+	mux.Handle("GET /playground", playgroundHandler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/playground", http.StatusFound)
+	})
+	return withRequestLog(s.Log, mux)
+}
+
+// ready answers 200 when the database (and Redis, when configured) answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok"}
+	status := http.StatusOK
+	if err := s.DB.Ping(ctx); err != nil {
+		s.Log.WarnContext(ctx, "readiness: database", "error", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if s.Redis != nil {
+		checks["redis"] = "ok"
+		if err := s.Redis.Ping(ctx).Err(); err != nil {
+			s.Log.WarnContext(ctx, "readiness: redis", "error", err)
+			checks["redis"], status = "unavailable", http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, status, checks)
+}
+
+// Close releases the stores.
+func (s *Server) Close() error {
+	var errs []error
+	if s.Redis != nil {
+		errs = append(errs, s.Redis.Close())
+	}
+	errs = append(errs, s.DB.Close())
+	return errors.Join(errs...)
+}
+
+// Serve answers on ln until ctx is done, then stops accepting connections
+// and drains in-flight requests for up to Config.ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down: draining in-flight requests", "timeout", s.Config.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

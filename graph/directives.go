@@ -63,7 +63,9 @@ func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
 func RequireScope(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	fc := graphql.GetRootFieldContext(ctx)
 	if fc != nil && fc.Field.Field != nil && fc.Field.Definition != nil && !hasAuth(fc.Field.Definition.Directives) {
-		if fc.Object != "Query" || !isIntrospection(fc.Field.Name) {
+		// Introspection fields (__schema, __type) are open; no schema field
+		// may start with "__".
+		if !isIntrospection(fc.Field.Name) {
 			graphql.AddError(ctx, Forbidden("field "+fc.Field.Name+" declares no scope"))
 			return graphql.Null
 		}
@@ -71,4 +73,6 @@ func RequireScope(ctx context.Context, next graphql.RootResolver) graphql.Marsha
 	return next(ctx)
 }
 
-func isIntrospection(name string) bool { return name == "__schema" || name == "__type" || name == "__typename" }
+func isIntrospection(name string) bool {
+	return name == "__schema" || name == "__type" || name == "__typename"
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/graph/generated"
@@ -25,6 +26,15 @@ func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, erro
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
 	if len(ids) > maxPage {
 		return nil, BadUserInput(fmt.Sprintf("nodes takes at most %d ids", maxPage))
+	}
+	if len(ids) == 1 {
+		// ent's Noders fails the whole list for a single unknown id; answer
+		// like for several ids: a null entry and an error at its index.
+		n, err := r.Client.Noder(ctx, ids[0], ent.WithNodeType(nodeType))
+		if err != nil {
+			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(0)), err)
+		}
+		return []ent.Noder{n}, nil
 	}
 	return r.Client.Noders(ctx, ids, ent.WithNodeType(nodeType))
 }

@@ -53,6 +53,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// Parse and validation errors made by gqlgen itself.
 			return gqlErr
 		}
+		if gqlErr != nil && argumentsFailed(ctx) && !errors.As(err, new(*coded)) {
+			// A literal argument that does not parse (a malformed id or
+			// cursor): gqlgen's message names the problem, nothing internal.
+			gqlErr.Extensions = map[string]any{"code": CodeBadUserInput}
+			return gqlErr
+		}
 		path := graphql.GetPath(ctx)
 		present := func(code, msg string) *gqlerror.Error {
 			return &gqlerror.Error{
@@ -89,6 +95,14 @@ func RecoverFunc(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "panic in resolver", "panic", p, "path", graphql.GetPath(ctx).String())
 		return &coded{CodeInternal, "internal error"}
 	}
+}
+
+// argumentsFailed reports whether the field of ctx failed to parse its
+// arguments: gqlgen reports that error before it sets the field's Args.
+func argumentsFailed(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && fc.Args == nil && fc.Field.Field != nil && fc.Field.Definition != nil &&
+		len(fc.Field.Definition.Arguments) > 0
 }
 
 // hasAuth reports whether a field definition carries @auth.

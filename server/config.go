@@ -85,6 +85,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	case secret != "":
 		c.JWTSecret = []byte(secret)
 	case c.Embedded():
+		if len(errs) > 0 {
+			break // create no secret file for a configuration that is refused
+		}
 		s, err := embeddedSecret(c.DataDir)
 		if err != nil {
 			errs = append(errs, err)

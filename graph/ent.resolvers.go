@@ -238,7 +238,15 @@ func (r *queryResolver) WebhookEvents(ctx context.Context, after *entgql.Cursor[
 		ent.WithWebhookEventOrder(orderBy), ent.WithWebhookEventFilter(where.Filter))
 }
 
+// ProductVariant returns generated.ProductVariantResolver implementation.
+func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
+	return &productVariantResolver{r}
+}
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	productVariantResolver struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+)

@@ -1,18 +1,20 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/omnisphere/omnisphere/graph"
 	"github.com/omnisphere/omnisphere/graph/generated"
+	"github.com/omnisphere/omnisphere/loaders"
 )
 
 // newGraphQLHandler builds the gqlgen handler: schema, directives, the
@@ -33,12 +35,12 @@ func newGraphQLHandler(s *Server) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		// Fresh dataloaders per operation: caches never cross viewers.
+		return next(loaders.NewContext(ctx, s.DB.Client))
+	})
 	srv.AroundRootFields(graph.RequireScope)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.Log))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.Log))
 	return srv
-}
-
-func playgroundHandler() http.Handler {
-	return playground.Handler("OmniSphere GraphQL", "/graphql")
 }

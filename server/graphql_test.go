@@ -183,6 +183,12 @@ func newGQLEnv(t *testing.T, b dbtest.Backend) *gqlEnv {
 		SetTitle("Default").SetPrice(999).Save(bctx)
 	require.NoError(t, err)
 
+	w, err := c.Warehouse.Create().SetName("Main").SetCode("MAIN").Save(actx)
+	require.NoError(t, err)
+	_, err = c.InventoryLevel.Create().SetVariantID(e.variantA.ID).SetWarehouseID(w.ID).
+		SetQuantityOnHand(7).SetQuantityReserved(2).Save(actx)
+	require.NoError(t, err)
+
 	_, err = c.WebhookEvent.Create().SetEventID("evt_test_1").SetType("account.updated").
 		SetPayload(map[string]any{"id": "evt_test_1"}).Save(sys)
 	require.NoError(t, err)
@@ -292,6 +298,16 @@ func testGraphQL(t *testing.T, e *gqlEnv) {
 		r.decode(t, &d)
 		require.Equal(t, 1, d.Products.TotalCount)
 		require.Equal(t, []string{"Bolt Secret Widget"}, d.titles())
+	})
+
+	t.Run("variant stock comes through the per-operation loaders", func(t *testing.T) {
+		r := e.query(t, &staffA, `{ products(first: 10, orderBy: {field: TITLE}) { edges { node { title variants { sku quantityAvailable } } } } }`, nil)
+		require.Empty(t, r.Errors, "body: %s", r.Body)
+		require.JSONEq(t, `{"products": {"edges": [
+			{"node": {"title": "Alpha Shirt", "variants": [{"sku": "A-1", "quantityAvailable": 5}]}},
+			{"node": {"title": "Beta Mug", "variants": [{"sku": "A-2", "quantityAvailable": 0}]}},
+			{"node": {"title": "Gamma Hat", "variants": [{"sku": "A-3", "quantityAvailable": 0}]}}
+		]}}`, string(r.Data))
 	})
 
 	t.Run("node of another store is NOT_FOUND", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/web"
 )
 
 // Server is an assembled OmniSphere instance.
@@ -76,7 +77,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("/graphql", newGraphQLHandler(s))
-	mux.Handle("GET /playground", playgroundHandler())
+	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})

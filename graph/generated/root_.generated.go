@@ -25,6 +25,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 }
 
@@ -786,27 +787,28 @@ type ComplexityRoot struct {
 	}
 
 	ProductVariant struct {
-		AllowBackorder   func(childComplexity int) int
-		Barcode          func(childComplexity int) int
-		CompareAtPrice   func(childComplexity int) int
-		Cost             func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		Currency         func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Images           func(childComplexity int) int
-		InventoryLevels  func(childComplexity int) int
-		OptionValues     func(childComplexity int) int
-		Position         func(childComplexity int) int
-		Price            func(childComplexity int) int
-		Product          func(childComplexity int) int
-		ProductID        func(childComplexity int) int
-		RequiresShipping func(childComplexity int) int
-		Sku              func(childComplexity int) int
-		Taxable          func(childComplexity int) int
-		Title            func(childComplexity int) int
-		TrackInventory   func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
-		WeightGrams      func(childComplexity int) int
+		AllowBackorder    func(childComplexity int) int
+		Barcode           func(childComplexity int) int
+		CompareAtPrice    func(childComplexity int) int
+		Cost              func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Currency          func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Images            func(childComplexity int) int
+		InventoryLevels   func(childComplexity int) int
+		OptionValues      func(childComplexity int) int
+		Position          func(childComplexity int) int
+		Price             func(childComplexity int) int
+		Product           func(childComplexity int) int
+		ProductID         func(childComplexity int) int
+		QuantityAvailable func(childComplexity int) int
+		RequiresShipping  func(childComplexity int) int
+		Sku               func(childComplexity int) int
+		Taxable           func(childComplexity int) int
+		Title             func(childComplexity int) int
+		TrackInventory    func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		WeightGrams       func(childComplexity int) int
 	}
 
 	ProductVariantConnection struct {
@@ -4767,6 +4769,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariant.ProductID(childComplexity), true
+	case "ProductVariant.quantityAvailable":
+		if e.ComplexityRoot.ProductVariant.QuantityAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.QuantityAvailable(childComplexity), true
 	case "ProductVariant.requiresShipping":
 		if e.ComplexityRoot.ProductVariant.RequiresShipping == nil {
 			break
@@ -6576,6 +6584,14 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../catalog.graphqls", Input: `extend type ProductVariant {
+  """
+  Units that can be sold now, summed over all warehouses: on hand minus
+  reserved, never below zero.
+  """
+  quantityAvailable: Int!
+}
+`, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
 Who may use a field. Every root field of Query, Mutation and Subscription
 carries exactly one @auth; a root field without it is refused at run time
@@ -20758,6 +20774,8 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_images(ctx, field)
 	case "inventoryLevels":
 		return ec.fieldContext_ProductVariant_inventoryLevels(ctx, field)
+	case "quantityAvailable":
+		return ec.fieldContext_ProductVariant_quantityAvailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariant", field.Name)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,32 @@ type Config struct {
 	DBMaxIdleConns  int           // DB_MAX_IDLE_CONNS (10 on PostgreSQL, 8 on SQLite)
 	DBConnMaxLife   time.Duration // DB_CONN_MAX_LIFETIME (30m)
 	DBConnMaxIdle   time.Duration // DB_CONN_MAX_IDLE_TIME (5m)
+
+	// Identity.
+	JWTIssuer         string        // JWT_ISSUER (omnisphere)
+	JWTAudience       string        // JWT_AUDIENCE (omnisphere-api)
+	AccessTokenTTL    time.Duration // ACCESS_TOKEN_TTL (24h)
+	RefreshTokenTTL   time.Duration // REFRESH_TOKEN_TTL (168h)
+	BcryptCost        int           // BCRYPT_COST (12; 10..15)
+	BcryptConcurrency int           // BCRYPT_CONCURRENCY (number of CPUs): hashes computed at once
+	LoginMaxAttempts  int           // LOGIN_MAX_ATTEMPTS (5): failed logins per account per LOGIN_WINDOW
+	LoginMaxPerIP     int           // LOGIN_MAX_PER_IP (30): login attempts per client IP per LOGIN_WINDOW
+	LoginWindow       time.Duration // LOGIN_WINDOW (15m)
+
+	// The GraphQL edge.
+	MaxBodyBytes     int64         // MAX_BODY_BYTES (1048576): larger requests get 413
+	MaxDepth         int           // GRAPHQL_MAX_DEPTH (12)
+	MaxCost          int           // GRAPHQL_MAX_COST (1000): complexity of one operation
+	MaxAliases       int           // GRAPHQL_MAX_ALIASES (30)
+	MaxTokens        int           // GRAPHQL_MAX_TOKENS (15000): parser token limit
+	Introspection    bool          // GRAPHQL_INTROSPECTION (true)
+	RequestTimeout   time.Duration // REQUEST_TIMEOUT (30s): deadline of one query or mutation
+	CORSOrigins      []string      // CORS_ALLOWED_ORIGINS (none): comma-separated, or *
+	WSOrigins        []string      // WS_ALLOWED_ORIGINS (same host only): comma-separated patterns
+	RateLimitBucket  int           // RATE_LIMIT_BUCKET (2000): cost units a caller may burst
+	RateLimitRestore int           // RATE_LIMIT_RESTORE_RATE (100): cost units restored per second
+	TrustProxy       bool          // TRUST_PROXY (false): take the client IP from X-Forwarded-For
+	APQCacheSize     int           // APQ_CACHE_SIZE (1000): persisted queries kept in process without Redis
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -58,6 +85,39 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.DBConnMaxIdle = durVar(getenv, "DB_CONN_MAX_IDLE_TIME", 5*time.Minute, &errs)
 	c.ShutdownTimeout = durVar(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second, &errs)
 	c.AutoMigrate = boolVar(getenv, "AUTO_MIGRATE", true, &errs)
+
+	c.JWTIssuer = strOr(getenv("JWT_ISSUER"), "omnisphere")
+	c.JWTAudience = strOr(getenv("JWT_AUDIENCE"), "omnisphere-api")
+	c.AccessTokenTTL = durVar(getenv, "ACCESS_TOKEN_TTL", 24*time.Hour, &errs)
+	c.RefreshTokenTTL = durVar(getenv, "REFRESH_TOKEN_TTL", 7*24*time.Hour, &errs)
+	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
+		errs = append(errs, errors.New("ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL must be positive"))
+	}
+	c.BcryptCost = intVar(getenv, "BCRYPT_COST", 12, &errs)
+	if c.BcryptCost < 10 || c.BcryptCost > 15 {
+		errs = append(errs, fmt.Errorf("BCRYPT_COST must be between 10 and 15, got %d", c.BcryptCost))
+	}
+	c.BcryptConcurrency = positive(getenv, "BCRYPT_CONCURRENCY", runtime.NumCPU(), &errs)
+	c.LoginMaxAttempts = positive(getenv, "LOGIN_MAX_ATTEMPTS", 5, &errs)
+	c.LoginMaxPerIP = positive(getenv, "LOGIN_MAX_PER_IP", 30, &errs)
+	c.LoginWindow = durVar(getenv, "LOGIN_WINDOW", 15*time.Minute, &errs)
+
+	c.MaxBodyBytes = int64(positive(getenv, "MAX_BODY_BYTES", 1<<20, &errs))
+	c.MaxDepth = positive(getenv, "GRAPHQL_MAX_DEPTH", 12, &errs)
+	c.MaxCost = positive(getenv, "GRAPHQL_MAX_COST", 1000, &errs)
+	c.MaxAliases = positive(getenv, "GRAPHQL_MAX_ALIASES", 30, &errs)
+	c.MaxTokens = positive(getenv, "GRAPHQL_MAX_TOKENS", 15000, &errs)
+	c.Introspection = boolVar(getenv, "GRAPHQL_INTROSPECTION", true, &errs)
+	c.RequestTimeout = durVar(getenv, "REQUEST_TIMEOUT", 30*time.Second, &errs)
+	c.CORSOrigins = listVar(getenv("CORS_ALLOWED_ORIGINS"))
+	c.WSOrigins = listVar(getenv("WS_ALLOWED_ORIGINS"))
+	c.RateLimitBucket = positive(getenv, "RATE_LIMIT_BUCKET", 2000, &errs)
+	c.RateLimitRestore = positive(getenv, "RATE_LIMIT_RESTORE_RATE", 100, &errs)
+	c.TrustProxy = boolVar(getenv, "TRUST_PROXY", false, &errs)
+	c.APQCacheSize = positive(getenv, "APQ_CACHE_SIZE", 1000, &errs)
+	if c.RateLimitBucket < c.MaxCost {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT_BUCKET (%d) must be at least GRAPHQL_MAX_COST (%d), or the largest allowed query could never run", c.RateLimitBucket, c.MaxCost))
+	}
 
 	switch strings.ToLower(strOr(getenv("LOG_LEVEL"), "info")) {
 	case "debug":
@@ -147,6 +207,25 @@ func intVar(getenv func(string) string, name string, def int, errs *[]error) int
 		return def
 	}
 	return n
+}
+
+func positive(getenv func(string) string, name string, def int, errs *[]error) int {
+	n := intVar(getenv, name, def, errs)
+	if n < 1 {
+		*errs = append(*errs, fmt.Errorf("%s must be at least 1", name))
+		return def
+	}
+	return n
+}
+
+func listVar(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func durVar(getenv func(string) string, name string, def time.Duration, errs *[]error) time.Duration {

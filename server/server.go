@@ -17,6 +17,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/web"
 )
 
@@ -28,6 +29,9 @@ type Server struct {
 	// Redis is nil unless REDIS_URL is set.
 	Redis *redis.Client
 	Bus   events.Bus
+	// Limiter backs cost rate limits and login throttling: Redis when
+	// configured (shared by all processes), in process otherwise.
+	Limiter ratelimit.Limiter
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
 }
@@ -66,6 +70,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("redis at REDIS_URL does not answer: %w", err)
 		}
 	}
+	s.Limiter = ratelimit.NewMemory()
+	if s.Redis != nil {
+		s.Limiter = ratelimit.NewRedis(s.Redis, "omnisphere:rl:")
+	}
 	s.Handler = s.routes()
 	return s, nil
 }
@@ -76,7 +84,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /ready", s.ready)
-	mux.Handle("/graphql", newGraphQLHandler(s))
+	mux.Handle("/graphql", s.withViewer(newGraphQLHandler(s)))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)

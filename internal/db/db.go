@@ -47,7 +47,14 @@ type DB struct {
 	// Client is the ent client of the server; on PostgreSQL every statement
 	// runs in a transaction fenced for the viewer.
 	Client *ent.Client
+
+	stats *stats
 }
+
+// Statements returns how many SQL statements the ent client has run (the
+// fence of each transaction not counted): an operational counter, and what
+// tests use to pin the statement count of a request.
+func (d *DB) Statements() uint64 { return d.stats.statements.Load() }
 
 // Open opens and pings the configured database. It does not migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
@@ -74,8 +81,9 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("db: connect to postgres at %s: %w", redact(u), err)
 	}
-	drv := &fencedDriver{Driver: entsql.OpenDB(dialect.Postgres, sqlDB)}
-	return &DB{Dialect: dialect.Postgres, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv))}, nil
+	st := &stats{}
+	drv := &fencedDriver{Driver: entsql.OpenDB(dialect.Postgres, sqlDB), stats: st}
+	return &DB{Dialect: dialect.Postgres, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st}, nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
@@ -102,8 +110,9 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
 	}
-	drv := &serialDriver{Driver: entsql.OpenDB(dialect.SQLite, sqlDB)}
-	return &DB{Dialect: dialect.SQLite, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv))}, nil
+	st := &stats{}
+	drv := &serialDriver{Driver: entsql.OpenDB(dialect.SQLite, sqlDB), stats: st}
+	return &DB{Dialect: dialect.SQLite, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st}, nil
 }
 
 // Ping checks that the database answers.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -69,6 +70,7 @@ func InTenantTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) erro
 // an explicit transaction is fenced once when it begins.
 type fencedDriver struct {
 	*entsql.Driver
+	stats *stats
 }
 
 var _ dialect.Driver = (*fencedDriver)(nil)
@@ -88,6 +90,7 @@ func (d *fencedDriver) begin(ctx context.Context, opts *sql.TxOptions) (dialect.
 
 // Exec runs one statement in its own fenced transaction.
 func (d *fencedDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.stats.statements.Add(1)
 	tx, err := d.begin(ctx, nil)
 	if err != nil {
 		return err
@@ -102,6 +105,7 @@ func (d *fencedDriver) Exec(ctx context.Context, query string, args, v any) erro
 // Query runs one statement in its own fenced transaction, which commits when
 // the caller closes the rows (ent always does).
 func (d *fencedDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.stats.statements.Add(1)
 	tx, err := d.begin(ctx, nil)
 	if err != nil {
 		return err
@@ -136,7 +140,7 @@ func (d *fencedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialec
 	if err != nil {
 		return nil, err
 	}
-	return &serialTx{Tx: tx}, nil
+	return &serialTx{Tx: tx, stats: d.stats}, nil
 }
 
 // serialDriver is the ent driver on SQLite: no fence (SQLite has no RLS; the
@@ -144,6 +148,17 @@ func (d *fencedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialec
 // PostgreSQL so both backends behave the same.
 type serialDriver struct {
 	*entsql.Driver
+	stats *stats
+}
+
+func (d *serialDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.stats.statements.Add(1)
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+func (d *serialDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.stats.statements.Add(1)
+	return d.Driver.Query(ctx, query, args, v)
 }
 
 func (d *serialDriver) Tx(ctx context.Context) (dialect.Tx, error) { return d.BeginTx(ctx, nil) }
@@ -153,7 +168,7 @@ func (d *serialDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialec
 	if err != nil {
 		return nil, err
 	}
-	return &serialTx{Tx: tx}, nil
+	return &serialTx{Tx: tx, stats: d.stats}, nil
 }
 
 // serialTx lets concurrent GraphQL resolvers share one transaction. A
@@ -161,16 +176,19 @@ func (d *serialDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialec
 // otherwise), so each statement holds the lock until its rows are closed.
 type serialTx struct {
 	dialect.Tx
-	mu sync.Mutex
+	mu    sync.Mutex
+	stats *stats
 }
 
 func (t *serialTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.stats.statements.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.Tx.Exec(ctx, query, args, v)
 }
 
 func (t *serialTx) Query(ctx context.Context, query string, args, v any) error {
+	t.stats.statements.Add(1)
 	t.mu.Lock()
 	if err := t.Tx.Query(ctx, query, args, v); err != nil {
 		t.mu.Unlock()
@@ -198,6 +216,11 @@ func (t *serialTx) Rollback() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.Tx.Rollback()
+}
+
+// stats counts what the ent drivers run.
+type stats struct {
+	statements atomic.Uint64
 }
 
 // closeHookRows runs after once, when the rows are first closed.

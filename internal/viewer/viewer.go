@@ -121,3 +121,24 @@ var (
 	// ErrSystemOnly: the data is reachable only through the system context.
 	ErrSystemOnly = errors.New("viewer: system data")
 )
+
+// Request describes the HTTP request behind a context: what audit entries,
+// throttles and rate limits record about the caller.
+type Request struct {
+	ID        string // the request id (X-Request-ID)
+	IP        string // the client address
+	UserAgent string
+}
+
+type requestKey struct{}
+
+// NewRequestContext returns a copy of ctx carrying r.
+func NewRequestContext(ctx context.Context, r Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFromContext returns the request of ctx (zero when there is none).
+func RequestFromContext(ctx context.Context) Request {
+	r, _ := ctx.Value(requestKey{}).(Request)
+	return r
+}

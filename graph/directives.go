@@ -9,10 +9,23 @@ import (
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
-// Auth implements @auth(scope:, permission:): the first of the three tenancy
-// guards. It decides from the viewer alone, before any resolver runs.
-func Auth(ctx context.Context, _ any, next graphql.Resolver, scope model.Scope, permission *string) (any, error) {
-	if err := allow(viewer.FromContext(ctx), scope, permission); err != nil {
+// AuthDirective implements @auth(scope:, permission:): the first of the three tenancy
+// guards. It decides from the viewer alone, before any resolver runs. A
+// denial of a store's staff or key is written to the store's audit log.
+func (r *Resolver) AuthDirective(ctx context.Context, _ any, next graphql.Resolver, scope model.Scope, permission *string) (any, error) {
+	v := viewer.FromContext(ctx)
+	if err := allow(v, scope, permission); err != nil {
+		if v.IsStaff() && r.Auth != nil {
+			field := ""
+			if fc := graphql.GetFieldContext(ctx); fc != nil {
+				field = fc.Object + "." + fc.Field.Name
+			}
+			meta := map[string]any{"scope": string(scope)}
+			if permission != nil {
+				meta["permission"] = *permission
+			}
+			r.Auth.Audit(ctx, "permission.denied", "graphql_field", field, meta)
+		}
 		return nil, err
 	}
 	return next(ctx)
@@ -34,7 +47,7 @@ func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
 		}
 		return Unauthenticated("sign in as a customer of this store")
 	case model.ScopeStaff:
-		if v.Kind != viewer.Staff && v.Kind != viewer.APIKey {
+		if v.Kind != viewer.Staff && v.Kind != viewer.APIKey && v.Kind != viewer.PlatformAdmin {
 			return Unauthenticated("sign in as the store's staff or use a secret API key")
 		}
 		if !v.HasMerchant() {

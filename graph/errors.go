@@ -21,6 +21,9 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeInternal        = "INTERNAL"
+	// CodeComplexityLimitExceeded: the operation is deeper, wider, longer or
+	// dearer than the server's limits (extensions.limit names which).
+	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 
 // coded is an error that already says what the caller may know.
@@ -73,7 +76,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return present(c.code, c.msg)
 		case errors.Is(err, viewer.ErrNoTenant):
 			return present(CodeForbidden, "no store selected")
-		case errors.Is(err, viewer.ErrCrossTenant), errors.Is(err, viewer.ErrSystemOnly):
+		case errors.Is(err, viewer.ErrCrossTenant), errors.Is(err, viewer.ErrSystemOnly), errors.Is(err, viewer.ErrStaffOnly):
 			return present(CodeForbidden, "forbidden")
 		case ent.IsNotFound(err):
 			return present(CodeNotFound, "not found")

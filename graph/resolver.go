@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/events"
 )
 
@@ -18,6 +19,8 @@ type Resolver struct {
 	// limited to the viewer's merchant (ent interceptors, and RLS on
 	// PostgreSQL).
 	Client *ent.Client
+	// Auth is the identity service.
+	Auth *auth.Service
 	// Bus carries domain events to subscriptions.
 	Bus events.Bus
 	// Log is the process logger.

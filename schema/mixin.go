@@ -62,7 +62,12 @@ func (TimeMixin) Fields() []ent.Field {
 // from the viewer (it is not in any GraphQL input), ent filters every query
 // and mutation by it (tenant_policy.go), and PostgreSQL fences it with
 // forced row-level security (internal/db/migrations).
-type TenantMixin struct{ mixin.Schema }
+type TenantMixin struct {
+	mixin.Schema
+	// Table is the table the mixin is applied to: it decides which viewers
+	// besides staff may read it (see audiences in tenant_policy.go).
+	Table string
+}
 
 // Fields of the TenantMixin.
 func (TenantMixin) Fields() []ent.Field {
@@ -92,7 +97,7 @@ func (TenantMixin) Indexes() []ent.Index {
 
 // base returns the mixins of a tenant-owned table.
 func base(table string) []ent.Mixin {
-	return []ent.Mixin{IDMixin{Table: table}, TimeMixin{}, TenantMixin{}}
+	return []ent.Mixin{IDMixin{Table: table}, TimeMixin{}, TenantMixin{Table: table}}
 }
 
 // Scopes used by the generated admin reads. The directive itself is declared

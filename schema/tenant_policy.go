@@ -91,14 +91,94 @@ func systemOnlyHook(next ent.Mutator) ent.Mutator {
 	})
 }
 
+// audience says who besides a store's staff may read a table's rows.
+type audience int
+
+const (
+	// staffOnly: the store's staff and the system path only (the default).
+	staffOnly audience = iota
+	// public: catalogue data, readable by every viewer of the store.
+	public
+	// ownedBy: a customer reads only the rows whose column points at them
+	// (directly, or through the parent row named in the rule).
+	ownedBy
+)
+
+// ownership says how a customer-owned table points at its customer.
+type ownership struct {
+	column string // the column holding the customer id, or the parent's id
+	parent string // the parent table holding customer_id ("" = direct)
+}
+
+var (
+	publicTables = map[string]bool{
+		"products": true, "product_variants": true, "product_categories": true, "product_images": true,
+		"inventory": true, "warehouses": true, "storefront_configs": true, "shipping_methods": true,
+		"capture_popups": true,
+	}
+	ownedTables = map[string]ownership{
+		"customers":            {column: "id"},
+		"orders":               {column: "customer_id"},
+		"shopping_carts":       {column: "customer_id"},
+		"customer_events":      {column: "customer_id"},
+		"discount_redemptions": {column: "customer_id"},
+		"order_items":          {column: "order_id", parent: "orders"},
+		"order_addresses":      {column: "order_id", parent: "orders"},
+		"order_payments":       {column: "order_id", parent: "orders"},
+		"refunds":              {column: "order_id", parent: "orders"},
+		"cart_items":           {column: "cart_id", parent: "shopping_carts"},
+	}
+)
+
+// audienceFilter applies, after the tenant filter, what a non-staff viewer
+// (a storefront visitor or a signed-in customer) may read: catalogue tables
+// in full, a customer's own rows of customer-owned tables, nothing else.
+func audienceFilter(table string) ent.Interceptor {
+	return intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
+		if _, ok := viewer.IsSystem(ctx); ok {
+			return nil
+		}
+		v := viewer.FromContext(ctx)
+		if v.IsStaff() || publicTables[table] {
+			return nil
+		}
+		own, owned := ownedTables[table]
+		if !owned || v.Kind != viewer.Customer || v.CustomerID == uuid.Nil {
+			return viewer.ErrStaffOnly
+		}
+		me := v.CustomerID
+		if own.parent == "" {
+			q.WhereP(sql.FieldEQ(own.column, me))
+			return nil
+		}
+		q.WhereP(func(s *sql.Selector) {
+			parent := sql.Table(own.parent)
+			s.Where(sql.In(s.C(own.column), sql.Select(parent.C("id")).From(parent).Where(sql.EQ(parent.C("customer_id"), me))))
+		})
+		return nil
+	})
+}
+
+// staffWrites refuses writes by viewers that are not the store's staff:
+// storefront flows (registration, carts, checkout) write through their
+// domain services on the system path, which names what it writes.
+func staffWrites(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if _, ok := viewer.IsSystem(ctx); !ok && !viewer.FromContext(ctx).IsStaff() {
+			return nil, viewer.ErrStaffOnly
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
 // Interceptors of the TenantMixin.
-func (TenantMixin) Interceptors() []ent.Interceptor {
-	return []ent.Interceptor{tenantFilter("merchant_id")}
+func (m TenantMixin) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{tenantFilter("merchant_id"), audienceFilter(m.Table)}
 }
 
 // Hooks of the TenantMixin.
 func (TenantMixin) Hooks() []ent.Hook {
-	return []ent.Hook{tenantHook("merchant_id", true)}
+	return []ent.Hook{tenantHook("merchant_id", true), staffWrites}
 }
 
 // Interceptors of the MerchantAccount: a viewer sees its own store only.
@@ -107,9 +187,9 @@ func (MerchantAccount) Interceptors() []ent.Interceptor {
 }
 
 // Hooks of the MerchantAccount: stores are created on the system path
-// (registration); a viewer may update its own store only.
+// (registration); staff may update their own store only.
 func (MerchantAccount) Hooks() []ent.Hook {
-	return []ent.Hook{tenantHook("id", false)}
+	return []ent.Hook{tenantHook("id", false), staffWrites}
 }
 
 // Interceptors of the WebhookEvent: system path only.

@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -54,14 +56,65 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 }
 
 // authenticate resolves credentials to a viewer. No credentials is the
-// anonymous viewer, not an error.
+// anonymous viewer, not an error; credentials that do not check out are.
+// A bearer credential (access token or API key) names the viewer; the
+// storefront key or store slug names the store of an anonymous visitor, and
+// must agree with a customer token's store when both are sent.
 func (s *Server) authenticate(ctx context.Context, authorization, storefrontKey, storeSlug string) (viewer.Viewer, error) {
-	return viewer.Viewer{}, nil
+	var v viewer.Viewer
+	if authorization != "" {
+		scheme, cred, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
+			return viewer.Viewer{}, errors.New("Authorization must be \"Bearer <token or key>\"")
+		}
+		var err error
+		if v, err = s.Auth.Authenticate(ctx, strings.TrimSpace(cred)); err != nil {
+			return viewer.Viewer{}, s.credentialError(ctx, err, "invalid or expired credentials")
+		}
+	}
+	var store viewer.Viewer
+	var err error
+	switch {
+	case storefrontKey != "":
+		if store, err = s.Auth.AuthenticateStorefrontKey(ctx, strings.TrimSpace(storefrontKey)); err != nil {
+			return viewer.Viewer{}, s.credentialError(ctx, err, "unknown storefront key")
+		}
+	case storeSlug != "" && authorization == "":
+		if store, err = s.Auth.AuthenticateStoreSlug(ctx, storeSlug); err != nil {
+			return viewer.Viewer{}, s.credentialError(ctx, err, "unknown store")
+		}
+	default:
+		return v, nil
+	}
+	if authorization == "" {
+		return store, nil
+	}
+	if v.MerchantID != store.MerchantID {
+		return viewer.Viewer{}, errors.New("the token and the storefront key belong to different stores")
+	}
+	return v, nil
+}
+
+// credentialError logs an unexpected failure (the database, say) and answers
+// the caller with msg only.
+func (s *Server) credentialError(ctx context.Context, err error, msg string) error {
+	if !errors.Is(err, auth.ErrUnauthenticated) {
+		s.Log.ErrorContext(ctx, "authentication failed", "error", err)
+		return errors.New("authentication is unavailable, try again")
+	}
+	return errors.New(msg)
 }
 
 // wsInit authenticates a graphql-transport-ws connection from its
-// connection_init payload ({"authorization": "Bearer …"} or
+// connection_init payload ({"authorization": "Bearer …"} and/or
 // {"storefrontKey": "…"}); bad credentials close the socket with 4403.
 func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	v, err := s.authenticate(ctx, p.GetString("authorization"), p.GetString("storefrontKey"), p.GetString("storeSlug"))
+	if err != nil {
+		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthorized"), 4403), nil, err
+	}
+	if v.Kind != viewer.Anonymous || v.HasMerchant() {
+		ctx = viewer.NewContext(ctx, v)
+	}
 	return ctx, &p, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/omnisphere/omnisphere/graph"
@@ -18,29 +19,78 @@ import (
 )
 
 // newGraphQLHandler builds the gqlgen handler: schema, directives, the
-// deny-by-default root-field guard, the error presenter and the transports.
+// deny-by-default root-field guard, the error presenter, the limits of the
+// edge and the transports (docs/edge.md). Requests no transport may serve
+// (form posts, text/plain, multipart without a preflight header) are
+// refused before it by withGate.
 func newGraphQLHandler(s *Server) http.Handler {
+	limits := limitsOf(s.Config)
+	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Bus: s.Bus, Log: s.Log}
 	schema := generated.NewExecutableSchema(generated.Config{
-		Resolvers: &graph.Resolver{Client: s.DB.Client, Bus: s.Bus, Log: s.Log},
+		Resolvers: resolver,
 		Directives: generated.DirectiveRoot{
-			Auth: graph.Auth,
+			Auth: resolver.AuthDirective,
 		},
 	})
 	srv := handler.New(schema)
 	// SSE before POST: the first transport that accepts a request wins.
-	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second, PingPongInterval: 10 * time.Second})
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			// No patterns: only the server's own host may open a socket
+			// from a browser (coder/websocket's same-origin check).
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: s.Config.WSOrigins},
+		},
+		InitFunc:              s.wsInitFunc,
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 10 * time.Second,
+		PingPongInterval:      10 * time.Second,
+		PayloadReadLimit:      &limits.maxBodyBytes,
+	})
+	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
+	srv.AddTransport(getTransport{maxTokens: limits.maxTokens})
+	srv.AddTransport(postTransport{maxTokens: limits.maxTokens})
+	// File uploads (withGate lets multipart through only with a preflight
+	// header, so a cross-site form cannot post one).
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxUploadBytes, MaxMemory: maxUploadMemory})
+
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	srv.SetParserTokenLimit(limits.maxTokens)
+	srv.SetDisableSuggestion(true)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: s.apqCache(limits.apqCacheSize)})
+	if limits.introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(&limiter{limits: limits, schema: schema.Schema(), buckets: s.Limiter, log: s.Log})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// Fresh dataloaders per operation: caches never cross viewers.
 		return next(loaders.NewContext(ctx, s.DB.Client))
 	})
 	srv.AroundRootFields(graph.RequireScope)
-	srv.SetErrorPresenter(graph.ErrorPresenter(s.Log))
+	srv.SetErrorPresenter(presentErrors(graph.ErrorPresenter(s.Log)))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.Log))
-	return srv
+	return withGate(srv)
 }
+
+// wsInitFunc authenticates a graphql-transport-ws connection through
+// s.wsInit. Bad or expired credentials close the socket with 4403
+// (Forbidden), which graphql-ws clients do not retry; the reason says
+// nothing more than that.
+func (s *Server) wsInitFunc(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	next, ack, err := s.wsInit(ctx, p)
+	if err != nil {
+		s.Log.InfoContext(ctx, "websocket connection_init refused", "error", err)
+		ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+		return transport.AppendCloseReason(ctx, "Forbidden"), nil, errWSForbidden
+	}
+	if next == nil {
+		next = ctx
+	}
+	return next, ack, nil
+}
+
+type wsForbidden struct{}
+
+func (wsForbidden) Error() string { return "forbidden: invalid or expired credentials" }
+
+var errWSForbidden error = wsForbidden{}

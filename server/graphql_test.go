@@ -38,6 +38,8 @@ func testConfig(t *testing.T, b dbtest.Backend) server.Config {
 		JWTSecret:       testSecret,
 		LogLevel:        slog.LevelError,
 		ShutdownTimeout: time.Second,
+		// LoadConfig's default; the other edge limits default when zero.
+		Introspection: true,
 	}
 	if b == dbtest.Postgres {
 		cfg.DatabaseURL = dbtest.PostgresURL(t)

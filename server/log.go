@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,7 +122,15 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg, code string) {
+	type ext struct {
+		Code string `json:"code"`
+	}
+	type gqlErr struct {
+		Message    string `json:"message"`
+		Extensions ext    `json:"extensions"`
+	}
+	body, _ := json.Marshal(map[string][]gqlErr{"errors": {{Message: msg, Extensions: ext{Code: code}}}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"errors":[{"message":"`+msg+`","extensions":{"code":"`+code+`"}}]}`)
+	_, _ = w.Write(body)
 }

@@ -50,9 +50,10 @@ func TestRootFieldsDeclareAScope(t *testing.T) {
 			if !assertScope(t, name, scope, scopes) {
 				continue
 			}
-			// A STAFF connection that names no permission can never be used
-			// by an API key; only node and nodes are meant to be so.
-			if scope.Value.Raw == "STAFF" && root == schema.Query && f.Name != "node" && f.Name != "nodes" {
+			// A STAFF query that names no permission can never be used by
+			// an API key; only these are meant to be staff-users-only.
+			staffUsersOnly := map[string]bool{"node": true, "nodes": true, "me": true}
+			if scope.Value.Raw == "STAFF" && root == schema.Query && !staffUsersOnly[f.Name] {
 				p := auths[0].Arguments.ForName("permission")
 				require.Truef(t, p != nil && p.Value.Raw != "", "%s: @auth(scope: STAFF) names no permission", name)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
@@ -32,6 +33,8 @@ type Server struct {
 	// Limiter backs cost rate limits and login throttling: Redis when
 	// configured (shared by all processes), in process otherwise.
 	Limiter ratelimit.Limiter
+	// Auth is the identity service: credentials to viewers, sign-in flows.
+	Auth *auth.Service
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
 }
@@ -74,6 +77,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if s.Redis != nil {
 		s.Limiter = ratelimit.NewRedis(s.Redis, "omnisphere:rl:")
 	}
+	s.Auth, err = auth.New(d.Client, s.Limiter, log, auth.Config{
+		Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		BcryptCost: cfg.BcryptCost, BcryptConcurrency: cfg.BcryptConcurrency,
+		LoginMaxAttempts: cfg.LoginMaxAttempts, LoginMaxPerIP: cfg.LoginMaxPerIP, LoginWindow: cfg.LoginWindow,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.Handler = s.routes()
 	return s, nil
 }
@@ -84,7 +97,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /ready", s.ready)
-	mux.Handle("/graphql", s.withViewer(newGraphQLHandler(s)))
+	mux.Handle("/graphql", s.withEdge(s.withViewer(newGraphQLHandler(s))))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)

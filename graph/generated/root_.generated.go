@@ -25,6 +25,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Mutation() MutationResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 }
@@ -55,9 +56,26 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	APIKeyCreatePayload struct {
+		APIKey     func(childComplexity int) int
+		Secret     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	APIKeyEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	APIKeyRevokePayload struct {
+		APIKey     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	AccountDeletePayload struct {
+		DeletedID   func(childComplexity int) int
+		StoreClosed func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
 	}
 
 	AuditLog struct {
@@ -254,6 +272,20 @@ type ComplexityRoot struct {
 	CustomerEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CustomerLoginPayload struct {
+		Customer            func(childComplexity int) int
+		CustomerAccessToken func(childComplexity int) int
+		RefreshToken        func(childComplexity int) int
+		UserErrors          func(childComplexity int) int
+	}
+
+	CustomerRegisterPayload struct {
+		Customer            func(childComplexity int) int
+		CustomerAccessToken func(childComplexity int) int
+		RefreshToken        func(childComplexity int) int
+		UserErrors          func(childComplexity int) int
 	}
 
 	CustomerSegment struct {
@@ -524,6 +556,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	LoginPayload struct {
+		AccessToken  func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
+		User         func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
+	LogoutPayload struct {
+		LoggedOut  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	Me struct {
+		Merchant func(childComplexity int) int
+		User     func(childComplexity int) int
+	}
+
 	MerchantAccount struct {
 		ApplicationFeeBps    func(childComplexity int) int
 		ChargesEnabled       func(childComplexity int) int
@@ -545,6 +594,28 @@ type ComplexityRoot struct {
 		Timezone             func(childComplexity int) int
 		TrialEndsAt          func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
+	}
+
+	MerchantRegisterPayload struct {
+		AccessToken   func(childComplexity int) int
+		Merchant      func(childComplexity int) int
+		RefreshToken  func(childComplexity int) int
+		StorefrontKey func(childComplexity int) int
+		User          func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+	}
+
+	Mutation struct {
+		APIKeyCreate          func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke          func(childComplexity int, input model.APIKeyRevokeInput) int
+		AccountDelete         func(childComplexity int, input model.AccountDeleteInput) int
+		CustomerAccountDelete func(childComplexity int, input model.AccountDeleteInput) int
+		CustomerLogin         func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerRegister      func(childComplexity int, input model.CustomerRegisterInput) int
+		Login                 func(childComplexity int, input model.LoginInput) int
+		Logout                func(childComplexity int, input *model.LogoutInput) int
+		MerchantRegister      func(childComplexity int, input model.MerchantRegisterInput) int
+		TokenRefresh          func(childComplexity int, input model.TokenRefreshInput) int
 	}
 
 	Order struct {
@@ -823,10 +894,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APIKeyPermissions   func(childComplexity int) int
 		APIKeys             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AuditLogs           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		AutomationWorkflows func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AutomationWorkflowOrder, where *ent.AutomationWorkflowWhereInput) int
 		CapturePopups       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CapturePopupOrder, where *ent.CapturePopupWhereInput) int
+		Customer            func(childComplexity int) int
 		CustomerEvents      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerEventOrder, where *ent.CustomerEventWhereInput) int
 		CustomerSegments    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerSegmentOrder, where *ent.CustomerSegmentWhereInput) int
 		Customers           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
@@ -835,6 +908,7 @@ type ComplexityRoot struct {
 		EmailSends          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailSendOrder, where *ent.EmailSendWhereInput) int
 		EmailTemplates      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailTemplateOrder, where *ent.EmailTemplateWhereInput) int
 		InventoryLevels     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InventoryLevelOrder, where *ent.InventoryLevelWhereInput) int
+		Me                  func(childComplexity int) int
 		Node                func(childComplexity int, id uuid.UUID) int
 		Nodes               func(childComplexity int, ids []uuid.UUID) int
 		Orders              func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
@@ -998,6 +1072,12 @@ type ComplexityRoot struct {
 		UpdatedAt        func(childComplexity int) int
 	}
 
+	TokenRefreshPayload struct {
+		AccessToken  func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
 	User struct {
 		CreatedAt        func(childComplexity int) int
 		DeletedAt        func(childComplexity int) int
@@ -1023,6 +1103,12 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UserError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
 	}
 
 	Warehouse struct {
@@ -1245,6 +1331,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIKeyConnection.TotalCount(childComplexity), true
 
+	case "APIKeyCreatePayload.apiKey":
+		if e.ComplexityRoot.APIKeyCreatePayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKeyCreatePayload.APIKey(childComplexity), true
+	case "APIKeyCreatePayload.secret":
+		if e.ComplexityRoot.APIKeyCreatePayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKeyCreatePayload.Secret(childComplexity), true
+	case "APIKeyCreatePayload.userErrors":
+		if e.ComplexityRoot.APIKeyCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKeyCreatePayload.UserErrors(childComplexity), true
+
 	case "APIKeyEdge.cursor":
 		if e.ComplexityRoot.APIKeyEdge.Cursor == nil {
 			break
@@ -1257,6 +1362,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIKeyEdge.Node(childComplexity), true
+
+	case "APIKeyRevokePayload.apiKey":
+		if e.ComplexityRoot.APIKeyRevokePayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKeyRevokePayload.APIKey(childComplexity), true
+	case "APIKeyRevokePayload.userErrors":
+		if e.ComplexityRoot.APIKeyRevokePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKeyRevokePayload.UserErrors(childComplexity), true
+
+	case "AccountDeletePayload.deletedId":
+		if e.ComplexityRoot.AccountDeletePayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletePayload.DeletedID(childComplexity), true
+	case "AccountDeletePayload.storeClosed":
+		if e.ComplexityRoot.AccountDeletePayload.StoreClosed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletePayload.StoreClosed(childComplexity), true
+	case "AccountDeletePayload.userErrors":
+		if e.ComplexityRoot.AccountDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletePayload.UserErrors(childComplexity), true
 
 	case "AuditLog.action":
 		if e.ComplexityRoot.AuditLog.Action == nil {
@@ -2171,6 +2308,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerEventEdge.Node(childComplexity), true
+
+	case "CustomerLoginPayload.customer":
+		if e.ComplexityRoot.CustomerLoginPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.Customer(childComplexity), true
+	case "CustomerLoginPayload.customerAccessToken":
+		if e.ComplexityRoot.CustomerLoginPayload.CustomerAccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.CustomerAccessToken(childComplexity), true
+	case "CustomerLoginPayload.refreshToken":
+		if e.ComplexityRoot.CustomerLoginPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.RefreshToken(childComplexity), true
+	case "CustomerLoginPayload.userErrors":
+		if e.ComplexityRoot.CustomerLoginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerLoginPayload.UserErrors(childComplexity), true
+
+	case "CustomerRegisterPayload.customer":
+		if e.ComplexityRoot.CustomerRegisterPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.Customer(childComplexity), true
+	case "CustomerRegisterPayload.customerAccessToken":
+		if e.ComplexityRoot.CustomerRegisterPayload.CustomerAccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.CustomerAccessToken(childComplexity), true
+	case "CustomerRegisterPayload.refreshToken":
+		if e.ComplexityRoot.CustomerRegisterPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.RefreshToken(childComplexity), true
+	case "CustomerRegisterPayload.userErrors":
+		if e.ComplexityRoot.CustomerRegisterPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerRegisterPayload.UserErrors(childComplexity), true
 
 	case "CustomerSegment.createdAt":
 		if e.ComplexityRoot.CustomerSegment.CreatedAt == nil {
@@ -3409,6 +3596,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InventoryLevelEdge.Node(childComplexity), true
 
+	case "LoginPayload.accessToken":
+		if e.ComplexityRoot.LoginPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.AccessToken(childComplexity), true
+	case "LoginPayload.refreshToken":
+		if e.ComplexityRoot.LoginPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.RefreshToken(childComplexity), true
+	case "LoginPayload.user":
+		if e.ComplexityRoot.LoginPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.User(childComplexity), true
+	case "LoginPayload.userErrors":
+		if e.ComplexityRoot.LoginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.UserErrors(childComplexity), true
+
+	case "LogoutPayload.loggedOut":
+		if e.ComplexityRoot.LogoutPayload.LoggedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogoutPayload.LoggedOut(childComplexity), true
+	case "LogoutPayload.userErrors":
+		if e.ComplexityRoot.LogoutPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogoutPayload.UserErrors(childComplexity), true
+
+	case "Me.merchant":
+		if e.ComplexityRoot.Me.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Me.Merchant(childComplexity), true
+	case "Me.user":
+		if e.ComplexityRoot.Me.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Me.User(childComplexity), true
+
 	case "MerchantAccount.applicationFeeBps":
 		if e.ComplexityRoot.MerchantAccount.ApplicationFeeBps == nil {
 			break
@@ -3529,6 +3767,154 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantAccount.UpdatedAt(childComplexity), true
+
+	case "MerchantRegisterPayload.accessToken":
+		if e.ComplexityRoot.MerchantRegisterPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.AccessToken(childComplexity), true
+	case "MerchantRegisterPayload.merchant":
+		if e.ComplexityRoot.MerchantRegisterPayload.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.Merchant(childComplexity), true
+	case "MerchantRegisterPayload.refreshToken":
+		if e.ComplexityRoot.MerchantRegisterPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.RefreshToken(childComplexity), true
+	case "MerchantRegisterPayload.storefrontKey":
+		if e.ComplexityRoot.MerchantRegisterPayload.StorefrontKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.StorefrontKey(childComplexity), true
+	case "MerchantRegisterPayload.user":
+		if e.ComplexityRoot.MerchantRegisterPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.User(childComplexity), true
+	case "MerchantRegisterPayload.userErrors":
+		if e.ComplexityRoot.MerchantRegisterPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantRegisterPayload.UserErrors(childComplexity), true
+
+	case "Mutation.apiKeyCreate":
+		if e.ComplexityRoot.Mutation.APIKeyCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_apiKeyCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.APIKeyCreate(childComplexity, args["input"].(model.APIKeyCreateInput)), true
+	case "Mutation.apiKeyRevoke":
+		if e.ComplexityRoot.Mutation.APIKeyRevoke == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_apiKeyRevoke_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.APIKeyRevoke(childComplexity, args["input"].(model.APIKeyRevokeInput)), true
+	case "Mutation.accountDelete":
+		if e.ComplexityRoot.Mutation.AccountDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_accountDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AccountDelete(childComplexity, args["input"].(model.AccountDeleteInput)), true
+	case "Mutation.customerAccountDelete":
+		if e.ComplexityRoot.Mutation.CustomerAccountDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerAccountDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerAccountDelete(childComplexity, args["input"].(model.AccountDeleteInput)), true
+	case "Mutation.customerLogin":
+		if e.ComplexityRoot.Mutation.CustomerLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerLogin(childComplexity, args["input"].(model.CustomerLoginInput)), true
+	case "Mutation.customerRegister":
+		if e.ComplexityRoot.Mutation.CustomerRegister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerRegister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.login":
+		if e.ComplexityRoot.Mutation.Login == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_login_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(model.LoginInput)), true
+	case "Mutation.logout":
+		if e.ComplexityRoot.Mutation.Logout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_logout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["input"].(*model.LogoutInput)), true
+	case "Mutation.merchantRegister":
+		if e.ComplexityRoot.Mutation.MerchantRegister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_merchantRegister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MerchantRegister(childComplexity, args["input"].(model.MerchantRegisterInput)), true
+	case "Mutation.tokenRefresh":
+		if e.ComplexityRoot.Mutation.TokenRefresh == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_tokenRefresh_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TokenRefresh(childComplexity, args["input"].(model.TokenRefreshInput)), true
 
 	case "Order.addresses":
 		if e.ComplexityRoot.Order.Addresses == nil {
@@ -4850,6 +5236,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductVariantEdge.Node(childComplexity), true
 
+	case "Query.apiKeyPermissions":
+		if e.ComplexityRoot.Query.APIKeyPermissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APIKeyPermissions(childComplexity), true
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
@@ -4894,6 +5286,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CapturePopups(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.CapturePopupOrder), args["where"].(*ent.CapturePopupWhereInput)), true
+	case "Query.customer":
+		if e.ComplexityRoot.Query.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Customer(childComplexity), true
 	case "Query.customerEvents":
 		if e.ComplexityRoot.Query.CustomerEvents == nil {
 			break
@@ -4983,6 +5381,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.InventoryLevels(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.InventoryLevelOrder), args["where"].(*ent.InventoryLevelWhereInput)), true
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -5806,6 +6210,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StorefrontConfig.UpdatedAt(childComplexity), true
 
+	case "TokenRefreshPayload.accessToken":
+		if e.ComplexityRoot.TokenRefreshPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TokenRefreshPayload.AccessToken(childComplexity), true
+	case "TokenRefreshPayload.refreshToken":
+		if e.ComplexityRoot.TokenRefreshPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TokenRefreshPayload.RefreshToken(childComplexity), true
+	case "TokenRefreshPayload.userErrors":
+		if e.ComplexityRoot.TokenRefreshPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TokenRefreshPayload.UserErrors(childComplexity), true
+
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
@@ -5916,6 +6339,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
+
+	case "UserError.code":
+		if e.ComplexityRoot.UserError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Code(childComplexity), true
+	case "UserError.field":
+		if e.ComplexityRoot.UserError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Field(childComplexity), true
+	case "UserError.message":
+		if e.ComplexityRoot.UserError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Message(childComplexity), true
 
 	case "Warehouse.active":
 		if e.ComplexityRoot.Warehouse.Active == nil {
@@ -6449,8 +6891,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("APIKeyCreateInput", ec.unmarshalInputAPIKeyCreateInput),
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
+			graphql.NewInputUnmarshaler("APIKeyRevokeInput", ec.unmarshalInputAPIKeyRevokeInput),
 			graphql.NewInputUnmarshaler("APIKeyWhereInput", ec.unmarshalInputAPIKeyWhereInput),
+			graphql.NewInputUnmarshaler("AccountDeleteInput", ec.unmarshalInputAccountDeleteInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("AuditLogWhereInput", ec.unmarshalInputAuditLogWhereInput),
 			graphql.NewInputUnmarshaler("AutomationWorkflowOrder", ec.unmarshalInputAutomationWorkflowOrder),
@@ -6461,7 +6906,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CartItemWhereInput", ec.unmarshalInputCartItemWhereInput),
 			graphql.NewInputUnmarshaler("CustomerEventOrder", ec.unmarshalInputCustomerEventOrder),
 			graphql.NewInputUnmarshaler("CustomerEventWhereInput", ec.unmarshalInputCustomerEventWhereInput),
+			graphql.NewInputUnmarshaler("CustomerLoginInput", ec.unmarshalInputCustomerLoginInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
+			graphql.NewInputUnmarshaler("CustomerRegisterInput", ec.unmarshalInputCustomerRegisterInput),
 			graphql.NewInputUnmarshaler("CustomerSegmentOrder", ec.unmarshalInputCustomerSegmentOrder),
 			graphql.NewInputUnmarshaler("CustomerSegmentWhereInput", ec.unmarshalInputCustomerSegmentWhereInput),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
@@ -6481,8 +6928,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmailTemplateWhereInput", ec.unmarshalInputEmailTemplateWhereInput),
 			graphql.NewInputUnmarshaler("InventoryLevelOrder", ec.unmarshalInputInventoryLevelOrder),
 			graphql.NewInputUnmarshaler("InventoryLevelWhereInput", ec.unmarshalInputInventoryLevelWhereInput),
+			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("MerchantAccountOrder", ec.unmarshalInputMerchantAccountOrder),
 			graphql.NewInputUnmarshaler("MerchantAccountWhereInput", ec.unmarshalInputMerchantAccountWhereInput),
+			graphql.NewInputUnmarshaler("MerchantRegisterInput", ec.unmarshalInputMerchantRegisterInput),
 			graphql.NewInputUnmarshaler("OrderAddressOrder", ec.unmarshalInputOrderAddressOrder),
 			graphql.NewInputUnmarshaler("OrderAddressWhereInput", ec.unmarshalInputOrderAddressWhereInput),
 			graphql.NewInputUnmarshaler("OrderItemOrder", ec.unmarshalInputOrderItemOrder),
@@ -6513,6 +6963,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ShoppingCartWhereInput", ec.unmarshalInputShoppingCartWhereInput),
 			graphql.NewInputUnmarshaler("StorefrontConfigOrder", ec.unmarshalInputStorefrontConfigOrder),
 			graphql.NewInputUnmarshaler("StorefrontConfigWhereInput", ec.unmarshalInputStorefrontConfigWhereInput),
+			graphql.NewInputUnmarshaler("TokenRefreshInput", ec.unmarshalInputTokenRefreshInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 			graphql.NewInputUnmarshaler("WarehouseOrder", ec.unmarshalInputWarehouseOrder),
@@ -6558,6 +7009,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -6584,12 +7050,214 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../auth.graphqls", Input: `extend type Query {
+  "The signed-in staff user and their store."
+  me: Me! @auth(scope: STAFF)
+  "The signed-in storefront customer."
+  customer: Customer! @auth(scope: CUSTOMER)
+  "Every permission a secret API key can hold."
+  apiKeyPermissions: [String!]! @auth(scope: STAFF, permission: "settings:read")
+}
+
+extend type Mutation {
+  "Create a store and its owner, and sign the owner in."
+  merchantRegister(input: MerchantRegisterInput!): MerchantRegisterPayload! @auth(scope: PUBLIC)
+  "Sign a staff user in. Throttled per account and per client IP (RATE_LIMITED)."
+  login(input: LoginInput!): LoginPayload! @auth(scope: PUBLIC)
+  "Exchange a refresh token for a new pair. A refresh token works once; a reused one revokes its session."
+  tokenRefresh(input: TokenRefreshInput!): TokenRefreshPayload! @auth(scope: PUBLIC)
+  "End the current session: its refresh tokens are revoked and its access tokens stop working."
+  logout(input: LogoutInput): LogoutPayload! @auth(scope: PUBLIC)
+  "Erase the signed-in staff user (GDPR). The last owner's store closes."
+  accountDelete(input: AccountDeleteInput!): AccountDeletePayload! @auth(scope: STAFF)
+  "Create an API key. The secret is in this payload only: it is never shown again."
+  apiKeyCreate(input: APIKeyCreateInput!): APIKeyCreatePayload! @auth(scope: STAFF, permission: "settings:write")
+  "Revoke an API key; it stops working at once."
+  apiKeyRevoke(input: APIKeyRevokeInput!): APIKeyRevokePayload! @auth(scope: STAFF, permission: "settings:write")
+
+  "Create a customer account in this store and sign it in."
+  customerRegister(input: CustomerRegisterInput!): CustomerRegisterPayload! @auth(scope: STOREFRONT)
+  "Sign a customer of this store in. Throttled like login."
+  customerLogin(input: CustomerLoginInput!): CustomerLoginPayload! @auth(scope: STOREFRONT)
+  "Erase the signed-in customer (GDPR); their orders stay, anonymised, for the store's books."
+  customerAccountDelete(input: AccountDeleteInput!): AccountDeletePayload! @auth(scope: CUSTOMER)
+}
+
+"The signed-in staff user and their store."
+type Me {
+  user: User!
+  merchant: MerchantAccount!
+}
+
+input MerchantRegisterInput {
+  "Login email of the owner; unique across the platform."
+  email: String!
+  "8 characters to 72 bytes."
+  password: String!
+  fullName: String!
+  storeName: String!
+  "1-63 lowercase letters, digits and dashes; unique across the platform (X-Store-Slug)."
+  storeSlug: String!
+}
+
+type MerchantRegisterPayload {
+  "Access token (JWT, Authorization: Bearer)."
+  accessToken: String
+  "Refresh token for tokenRefresh; works once."
+  refreshToken: String
+  user: User
+  merchant: MerchantAccount
+  "The store's publishable storefront key (X-Storefront-Key)."
+  storefrontKey: String
+  userErrors: [UserError!]!
+}
+
+input LoginInput {
+  email: String!
+  password: String!
+}
+
+type LoginPayload {
+  accessToken: String
+  refreshToken: String
+  user: User
+  userErrors: [UserError!]!
+}
+
+input TokenRefreshInput {
+  refreshToken: String!
+}
+
+type TokenRefreshPayload {
+  accessToken: String
+  refreshToken: String
+  userErrors: [UserError!]!
+}
+
+input LogoutInput {
+  "Reserved: the current session is always the one ended."
+  clientMutationId: String
+}
+
+type LogoutPayload {
+  "True when a session was ended."
+  loggedOut: Boolean!
+  userErrors: [UserError!]!
+}
+
+input AccountDeleteInput {
+  "The account's password, to confirm."
+  password: String!
+}
+
+type AccountDeletePayload {
+  "The id of the erased account."
+  deletedId: ID
+  "Staff only: true when the last owner left and the store closed."
+  storeClosed: Boolean!
+  userErrors: [UserError!]!
+}
+
+input APIKeyCreateInput {
+  name: String!
+  "A publishable storefront key instead of a secret key (it holds no permissions)."
+  publishable: Boolean = false
+  "Permissions of a secret key, from apiKeyPermissions; only permissions the caller holds."
+  permissions: [String!] = []
+  "When the key stops working; never when null."
+  expiresAt: Time
+}
+
+type APIKeyCreatePayload {
+  apiKey: APIKey
+  "The key itself. Shown once: only its hash is kept."
+  secret: String
+  userErrors: [UserError!]!
+}
+
+input APIKeyRevokeInput {
+  id: ID!
+}
+
+type APIKeyRevokePayload {
+  apiKey: APIKey
+  userErrors: [UserError!]!
+}
+
+input CustomerRegisterInput {
+  email: String!
+  password: String!
+  firstName: String
+  lastName: String
+  "Consent to marketing email."
+  acceptsMarketing: Boolean = false
+}
+
+type CustomerRegisterPayload {
+  customer: Customer
+  "Access token of the customer (Authorization: Bearer)."
+  customerAccessToken: String
+  refreshToken: String
+  userErrors: [UserError!]!
+}
+
+input CustomerLoginInput {
+  email: String!
+  password: String!
+}
+
+type CustomerLoginPayload {
+  customer: Customer
+  customerAccessToken: String
+  refreshToken: String
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
 	{Name: "../catalog.graphqls", Input: `extend type ProductVariant {
   """
   Units that can be sold now, summed over all warehouses: on hand minus
   reserved, never below zero.
   """
   quantityAvailable: Int!
+}
+`, BuiltIn: false},
+	{Name: "../errors.graphqls", Input: `"""
+A problem with a mutation's input that the caller can fix. Mutations return
+these in their payload's userErrors; the payload's other fields are then null.
+"""
+type UserError {
+  "Path to the input field at fault, e.g. [\"input\", \"email\"]; null when no single field is."
+  field: [String!]
+  "Human-readable description, safe to show to the end user."
+  message: String!
+  "Machine-readable code."
+  code: UserErrorCode!
+}
+
+"Codes of userErrors."
+enum UserErrorCode {
+  "The value is malformed or not allowed."
+  INVALID
+  "The field is required."
+  REQUIRED
+  "The value is already used (e.g. an email or store slug)."
+  TAKEN
+  "The value is too short."
+  TOO_SHORT
+  "The value is too long (passwords: more than 72 bytes)."
+  TOO_LONG
+  "Email or password is incorrect (the same answer for an unknown email)."
+  INVALID_CREDENTIALS
+  "The token is invalid, expired or revoked."
+  INVALID_TOKEN
+  "The refresh token was already used; its whole session has been revoked."
+  TOKEN_REUSED
+  "The permission does not exist."
+  UNKNOWN_PERMISSION
+  "Nothing with this id exists in the store."
+  NOT_FOUND
+  "The last owner of a store cannot do this."
+  LAST_OWNER
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -6620,6 +7288,9 @@ enum Scope {
 
 "A UUID in its canonical text form."
 scalar UUID
+
+"The root of all mutations. Every mutation takes one input and returns a payload with userErrors."
+type Mutation
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -19314,6 +19985,18 @@ func (ec *executionContext) childFields_APIKeyConnection(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_APIKeyCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiKey":
+		return ec.fieldContext_APIKeyCreatePayload_apiKey(ctx, field)
+	case "secret":
+		return ec.fieldContext_APIKeyCreatePayload_secret(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_APIKeyCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type APIKeyCreatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -19322,6 +20005,28 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 		return ec.fieldContext_APIKeyEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_APIKeyRevokePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiKey":
+		return ec.fieldContext_APIKeyRevokePayload_apiKey(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_APIKeyRevokePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type APIKeyRevokePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_AccountDeletePayload_deletedId(ctx, field)
+	case "storeClosed":
+		return ec.fieldContext_AccountDeletePayload_storeClosed(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AccountDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountDeletePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -19714,6 +20419,34 @@ func (ec *executionContext) childFields_CustomerEventEdge(ctx context.Context, f
 		return ec.fieldContext_CustomerEventEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerLoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_CustomerLoginPayload_customer(ctx, field)
+	case "customerAccessToken":
+		return ec.fieldContext_CustomerLoginPayload_customerAccessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_CustomerLoginPayload_refreshToken(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerLoginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerLoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerRegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_CustomerRegisterPayload_customer(ctx, field)
+	case "customerAccessToken":
+		return ec.fieldContext_CustomerRegisterPayload_customerAccessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_CustomerRegisterPayload_refreshToken(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerRegisterPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerRegisterPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerSegment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -20250,6 +20983,104 @@ func (ec *executionContext) childFields_InventoryLevelEdge(ctx context.Context, 
 		return ec.fieldContext_InventoryLevelEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_LoginPayload_accessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_LoginPayload_refreshToken(ctx, field)
+	case "user":
+		return ec.fieldContext_LoginPayload_user(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_LoginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "loggedOut":
+		return ec.fieldContext_LogoutPayload_loggedOut(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_LogoutPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogoutPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Me(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_Me_user(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Me_merchant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Me", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MerchantAccount_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MerchantAccount_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MerchantAccount_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_MerchantAccount_name(ctx, field)
+	case "slug":
+		return ec.fieldContext_MerchantAccount_slug(ctx, field)
+	case "status":
+		return ec.fieldContext_MerchantAccount_status(ctx, field)
+	case "contactEmail":
+		return ec.fieldContext_MerchantAccount_contactEmail(ctx, field)
+	case "defaultCurrency":
+		return ec.fieldContext_MerchantAccount_defaultCurrency(ctx, field)
+	case "country":
+		return ec.fieldContext_MerchantAccount_country(ctx, field)
+	case "timezone":
+		return ec.fieldContext_MerchantAccount_timezone(ctx, field)
+	case "stripeAccountID":
+		return ec.fieldContext_MerchantAccount_stripeAccountID(ctx, field)
+	case "chargesEnabled":
+		return ec.fieldContext_MerchantAccount_chargesEnabled(ctx, field)
+	case "payoutsEnabled":
+		return ec.fieldContext_MerchantAccount_payoutsEnabled(ctx, field)
+	case "applicationFeeBps":
+		return ec.fieldContext_MerchantAccount_applicationFeeBps(ctx, field)
+	case "plan":
+		return ec.fieldContext_MerchantAccount_plan(ctx, field)
+	case "subscriptionStatus":
+		return ec.fieldContext_MerchantAccount_subscriptionStatus(ctx, field)
+	case "stripeCustomerID":
+		return ec.fieldContext_MerchantAccount_stripeCustomerID(ctx, field)
+	case "stripeSubscriptionID":
+		return ec.fieldContext_MerchantAccount_stripeSubscriptionID(ctx, field)
+	case "trialEndsAt":
+		return ec.fieldContext_MerchantAccount_trialEndsAt(ctx, field)
+	case "currentPeriodEnd":
+		return ec.fieldContext_MerchantAccount_currentPeriodEnd(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantRegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_MerchantRegisterPayload_accessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_MerchantRegisterPayload_refreshToken(ctx, field)
+	case "user":
+		return ec.fieldContext_MerchantRegisterPayload_user(ctx, field)
+	case "merchant":
+		return ec.fieldContext_MerchantRegisterPayload_merchant(ctx, field)
+	case "storefrontKey":
+		return ec.fieldContext_MerchantRegisterPayload_storefrontKey(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MerchantRegisterPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantRegisterPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21022,6 +21853,18 @@ func (ec *executionContext) childFields_ShoppingCartEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ShoppingCartEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_TokenRefreshPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_TokenRefreshPayload_accessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_TokenRefreshPayload_refreshToken(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_TokenRefreshPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TokenRefreshPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -21074,6 +21917,18 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_UserError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_UserError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_UserError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
 }
 
 func (ec *executionContext) childFields_Warehouse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -7,7 +7,152 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/omnisphere/omnisphere/ent"
 )
+
+type APIKeyCreateInput struct {
+	Name string `json:"name"`
+	// A publishable storefront key instead of a secret key (it holds no permissions).
+	Publishable *bool `json:"publishable,omitempty"`
+	// Permissions of a secret key, from apiKeyPermissions; only permissions the caller holds.
+	Permissions []string `json:"permissions,omitempty"`
+	// When the key stops working; never when null.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type APIKeyCreatePayload struct {
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+	// The key itself. Shown once: only its hash is kept.
+	Secret     *string      `json:"secret,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type APIKeyRevokeInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type APIKeyRevokePayload struct {
+	APIKey     *ent.APIKey  `json:"apiKey,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type AccountDeleteInput struct {
+	// The account's password, to confirm.
+	Password string `json:"password"`
+}
+
+type AccountDeletePayload struct {
+	// The id of the erased account.
+	DeletedID *uuid.UUID `json:"deletedId,omitempty"`
+	// Staff only: true when the last owner left and the store closed.
+	StoreClosed bool         `json:"storeClosed"`
+	UserErrors  []*UserError `json:"userErrors"`
+}
+
+type CustomerLoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type CustomerLoginPayload struct {
+	Customer            *ent.Customer `json:"customer,omitempty"`
+	CustomerAccessToken *string       `json:"customerAccessToken,omitempty"`
+	RefreshToken        *string       `json:"refreshToken,omitempty"`
+	UserErrors          []*UserError  `json:"userErrors"`
+}
+
+type CustomerRegisterInput struct {
+	Email     string  `json:"email"`
+	Password  string  `json:"password"`
+	FirstName *string `json:"firstName,omitempty"`
+	LastName  *string `json:"lastName,omitempty"`
+	// Consent to marketing email.
+	AcceptsMarketing *bool `json:"acceptsMarketing,omitempty"`
+}
+
+type CustomerRegisterPayload struct {
+	Customer *ent.Customer `json:"customer,omitempty"`
+	// Access token of the customer (Authorization: Bearer).
+	CustomerAccessToken *string      `json:"customerAccessToken,omitempty"`
+	RefreshToken        *string      `json:"refreshToken,omitempty"`
+	UserErrors          []*UserError `json:"userErrors"`
+}
+
+type LoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type LoginPayload struct {
+	AccessToken  *string      `json:"accessToken,omitempty"`
+	RefreshToken *string      `json:"refreshToken,omitempty"`
+	User         *ent.User    `json:"user,omitempty"`
+	UserErrors   []*UserError `json:"userErrors"`
+}
+
+type LogoutInput struct {
+	// Reserved: the current session is always the one ended.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type LogoutPayload struct {
+	// True when a session was ended.
+	LoggedOut  bool         `json:"loggedOut"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The signed-in staff user and their store.
+type Me struct {
+	User     *ent.User            `json:"user"`
+	Merchant *ent.MerchantAccount `json:"merchant"`
+}
+
+type MerchantRegisterInput struct {
+	// Login email of the owner; unique across the platform.
+	Email string `json:"email"`
+	// 8 characters to 72 bytes.
+	Password  string `json:"password"`
+	FullName  string `json:"fullName"`
+	StoreName string `json:"storeName"`
+	// 1-63 lowercase letters, digits and dashes; unique across the platform (X-Store-Slug).
+	StoreSlug string `json:"storeSlug"`
+}
+
+type MerchantRegisterPayload struct {
+	// Access token (JWT, Authorization: Bearer).
+	AccessToken *string `json:"accessToken,omitempty"`
+	// Refresh token for tokenRefresh; works once.
+	RefreshToken *string              `json:"refreshToken,omitempty"`
+	User         *ent.User            `json:"user,omitempty"`
+	Merchant     *ent.MerchantAccount `json:"merchant,omitempty"`
+	// The store's publishable storefront key (X-Storefront-Key).
+	StorefrontKey *string      `json:"storefrontKey,omitempty"`
+	UserErrors    []*UserError `json:"userErrors"`
+}
+
+type TokenRefreshInput struct {
+	RefreshToken string `json:"refreshToken"`
+}
+
+type TokenRefreshPayload struct {
+	AccessToken  *string      `json:"accessToken,omitempty"`
+	RefreshToken *string      `json:"refreshToken,omitempty"`
+	UserErrors   []*UserError `json:"userErrors"`
+}
+
+// A problem with a mutation's input that the caller can fix. Mutations return
+// these in their payload's userErrors; the payload's other fields are then null.
+type UserError struct {
+	// Path to the input field at fault, e.g. ["input", "email"]; null when no single field is.
+	Field []string `json:"field,omitempty"`
+	// Human-readable description, safe to show to the end user.
+	Message string `json:"message"`
+	// Machine-readable code.
+	Code UserErrorCode `json:"code"`
+}
 
 // The kinds of caller a field may allow.
 type Scope string
@@ -71,6 +216,91 @@ func (e *Scope) UnmarshalJSON(b []byte) error {
 }
 
 func (e Scope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Codes of userErrors.
+type UserErrorCode string
+
+const (
+	// The value is malformed or not allowed.
+	UserErrorCodeInvalid UserErrorCode = "INVALID"
+	// The field is required.
+	UserErrorCodeRequired UserErrorCode = "REQUIRED"
+	// The value is already used (e.g. an email or store slug).
+	UserErrorCodeTaken UserErrorCode = "TAKEN"
+	// The value is too short.
+	UserErrorCodeTooShort UserErrorCode = "TOO_SHORT"
+	// The value is too long (passwords: more than 72 bytes).
+	UserErrorCodeTooLong UserErrorCode = "TOO_LONG"
+	// Email or password is incorrect (the same answer for an unknown email).
+	UserErrorCodeInvalidCredentials UserErrorCode = "INVALID_CREDENTIALS"
+	// The token is invalid, expired or revoked.
+	UserErrorCodeInvalidToken UserErrorCode = "INVALID_TOKEN"
+	// The refresh token was already used; its whole session has been revoked.
+	UserErrorCodeTokenReused UserErrorCode = "TOKEN_REUSED"
+	// The permission does not exist.
+	UserErrorCodeUnknownPermission UserErrorCode = "UNKNOWN_PERMISSION"
+	// Nothing with this id exists in the store.
+	UserErrorCodeNotFound UserErrorCode = "NOT_FOUND"
+	// The last owner of a store cannot do this.
+	UserErrorCodeLastOwner UserErrorCode = "LAST_OWNER"
+)
+
+var AllUserErrorCode = []UserErrorCode{
+	UserErrorCodeInvalid,
+	UserErrorCodeRequired,
+	UserErrorCodeTaken,
+	UserErrorCodeTooShort,
+	UserErrorCodeTooLong,
+	UserErrorCodeInvalidCredentials,
+	UserErrorCodeInvalidToken,
+	UserErrorCodeTokenReused,
+	UserErrorCodeUnknownPermission,
+	UserErrorCodeNotFound,
+	UserErrorCodeLastOwner,
+}
+
+func (e UserErrorCode) IsValid() bool {
+	switch e {
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner:
+		return true
+	}
+	return false
+}
+
+func (e UserErrorCode) String() string {
+	return string(e)
+}
+
+func (e *UserErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserErrorCode", str)
+	}
+	return nil
+}
+
+func (e UserErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

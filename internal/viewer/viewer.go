@@ -54,8 +54,17 @@ type Viewer struct {
 	UserID     uuid.UUID
 	CustomerID uuid.UUID
 	APIKeyID   uuid.UUID
+	// SessionID is the sign-in session (refresh-token family) of a token
+	// viewer: logout revokes it.
+	SessionID uuid.UUID
 	// Permissions held by an API key or a staff role, e.g. "products:read".
 	Permissions []string
+}
+
+// IsStaff reports whether the viewer acts for a store's staff: a staff user,
+// a platform admin within their own store, or a secret API key.
+func (v Viewer) IsStaff() bool {
+	return v.HasMerchant() && (v.Kind == Staff || v.Kind == PlatformAdmin || v.Kind == APIKey)
 }
 
 // HasMerchant reports whether the viewer acts within one merchant's store.
@@ -65,7 +74,7 @@ func (v Viewer) HasMerchant() bool { return v.MerchantID != uuid.Nil }
 // merchant permission of their own store; keys hold what they were given.
 func (v Viewer) Can(permission string) bool {
 	switch v.Kind {
-	case Staff:
+	case Staff, PlatformAdmin:
 		return v.HasMerchant()
 	case APIKey:
 		for _, p := range v.Permissions {
@@ -105,6 +114,14 @@ func SystemContext(ctx context.Context, reason string) context.Context {
 	return context.WithValue(ctx, systemKey{}, reason)
 }
 
+// SystemLookupContext is SystemContext for the read-only lookups that
+// resolve credentials on every request (API key, session, store slug): they
+// are logged at debug level so that audit logs stay readable.
+func SystemLookupContext(ctx context.Context, reason string) context.Context {
+	slog.DebugContext(ctx, "system context", "audit", "cross_tenant", "reason", reason)
+	return context.WithValue(ctx, systemKey{}, reason)
+}
+
 // IsSystem reports whether ctx is a system context, and why.
 func IsSystem(ctx context.Context) (reason string, ok bool) {
 	reason, ok = ctx.Value(systemKey{}).(string)
@@ -120,6 +137,8 @@ var (
 	ErrCrossTenant = errors.New("viewer: row belongs to another store")
 	// ErrSystemOnly: the data is reachable only through the system context.
 	ErrSystemOnly = errors.New("viewer: system data")
+	// ErrStaffOnly: the data is the store's, not the storefront visitor's.
+	ErrStaffOnly = errors.New("viewer: store staff only")
 )
 
 // Request describes the HTTP request behind a context: what audit entries,

@@ -1,0 +1,41 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/omnisphere/omnisphere/graph/model"
+	"github.com/omnisphere/omnisphere/internal/auth"
+)
+
+// userErrors splits a domain error into the userErrors of a payload (for
+// input problems) or a top-level error (for everything else). Exactly one of
+// the results is non-nil when err is non-nil.
+func userErrors(err error) ([]*model.UserError, error) {
+	if err == nil {
+		return []*model.UserError{}, nil
+	}
+	if e, ok := auth.IsUserError(err); ok {
+		out := make([]*model.UserError, 0, len(e.Errors))
+		for _, fe := range e.Errors {
+			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
+		}
+		return out, nil
+	}
+	var rl *auth.ErrRateLimited
+	switch {
+	case errors.As(err, &rl):
+		return nil, RateLimited(rl.Error(), int(math.Ceil(rl.RetryAfter.Seconds())))
+	case errors.Is(err, auth.ErrBusy):
+		return nil, RateLimited("the server is busy: try again shortly", 1)
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return nil, Unauthenticated("sign in again")
+	}
+	return nil, err
+}
+
+// RateLimited: the caller must slow down; retryAfter is in seconds.
+func RateLimited(msg string, retryAfter int) error {
+	return &coded{code: CodeRateLimited, msg: fmt.Sprintf("%s (retry after %ds)", msg, retryAfter)}
+}

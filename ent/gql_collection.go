@@ -4963,11 +4963,6 @@ func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, product.FieldCurrency)
 				fieldSeen[product.FieldCurrency] = struct{}{}
 			}
-		case "totalInventory":
-			if _, ok := fieldSeen[product.FieldTotalInventory]; !ok {
-				selectedFields = append(selectedFields, product.FieldTotalInventory)
-				fieldSeen[product.FieldTotalInventory] = struct{}{}
-			}
 		case "id":
 		case "__typename":
 		default:

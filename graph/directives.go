@@ -7,19 +7,30 @@ import (
 
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/viewer"
+	"github.com/omnisphere/omnisphere/loaders"
 )
 
 // AuthDirective implements @auth(scope:, permission:): the first of the three tenancy
 // guards. It decides from the viewer alone, before any resolver runs. A
 // denial of a store's staff or key is written to the store's audit log.
+//
+// On a nested field (e.g. ProductVariant.cost, which only staff may read) a
+// denial is FORBIDDEN whoever asks: the caller did reach the object, so
+// signing in is not what is missing. Such a field repeats on every row of
+// a list, so its denial is audited once per operation.
 func (r *Resolver) AuthDirective(ctx context.Context, _ any, next graphql.Resolver, scope model.Scope, permission *string) (any, error) {
 	v := viewer.FromContext(ctx)
 	if err := allow(v, scope, permission); err != nil {
-		if v.IsStaff() && r.Auth != nil {
-			field := ""
-			if fc := graphql.GetFieldContext(ctx); fc != nil {
-				field = fc.Object + "." + fc.Field.Name
-			}
+		fc := graphql.GetFieldContext(ctx)
+		field, nested := "", false
+		if fc != nil {
+			field = fc.Object + "." + fc.Field.Name
+			nested = fc.Object != "Query" && fc.Object != "Mutation" && fc.Object != "Subscription"
+		}
+		if nested && !v.IsStaff() {
+			err = Forbidden("only the store's staff may read " + field)
+		}
+		if v.IsStaff() && r.Auth != nil && (!nested || auditOnce(ctx, field)) {
 			meta := map[string]any{"scope": string(scope)}
 			if permission != nil {
 				meta["permission"] = *permission
@@ -31,6 +42,15 @@ func (r *Resolver) AuthDirective(ctx context.Context, _ any, next graphql.Resolv
 	return next(ctx)
 }
 
+// auditOnce reports whether the denial of field is the first of the
+// operation (always true outside an operation with loaders).
+func auditOnce(ctx context.Context, field string) bool {
+	if l, ok := loaders.From(ctx); ok {
+		return l.Once("permission.denied " + field)
+	}
+	return true
+}
+
 // allow is the decision of @auth; nil means allowed.
 func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
 	switch scope {
@@ -39,6 +59,9 @@ func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
 	case model.ScopeStorefront:
 		if v.HasMerchant() {
 			return nil
+		}
+		if v.Kind == viewer.Staff || v.Kind == viewer.APIKey || v.Kind == viewer.PlatformAdmin {
+			return Forbidden("no store selected")
 		}
 		return Unauthenticated("this field needs a store: send X-Storefront-Key or X-Store-Slug")
 	case model.ScopeCustomer:

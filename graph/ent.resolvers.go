@@ -17,6 +17,24 @@ import (
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
+// Variants is the resolver for the variants field.
+func (r *productResolver) Variants(ctx context.Context, obj *ent.Product) ([]*ent.ProductVariant, error) {
+	vs, err := obj.Variants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return byPosition(vs, func(v *ent.ProductVariant) (int, uuid.UUID) { return v.Position, v.ID }), nil
+}
+
+// Images is the resolver for the images field.
+func (r *productResolver) Images(ctx context.Context, obj *ent.Product) ([]*ent.ProductImage, error) {
+	imgs, err := obj.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return byPosition(imgs, func(i *ent.ProductImage) (int, uuid.UUID) { return i.Position, i.ID }), nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	return r.Client.Noder(ctx, id, ent.WithNodeType(nodeType))
@@ -165,15 +183,6 @@ func (r *queryResolver) OutboxEvents(ctx context.Context, after *entgql.Cursor[u
 		ent.WithOutboxEventOrder(orderBy), ent.WithOutboxEventFilter(where.Filter))
 }
 
-// Products is the resolver for the products field.
-func (r *queryResolver) Products(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
-	if err := checkPage(first, last); err != nil {
-		return nil, err
-	}
-	return r.Client.Product.Query().Paginate(ctx, after, defaultFirst(first, last), before, last,
-		ent.WithProductOrder(orderBy), ent.WithProductFilter(where.Filter))
-}
-
 // ProductCategories is the resolver for the productCategories field.
 func (r *queryResolver) ProductCategories(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductCategoryOrder, where *ent.ProductCategoryWhereInput) (*ent.ProductCategoryConnection, error) {
 	if err := checkPage(first, last); err != nil {
@@ -238,6 +247,14 @@ func (r *queryResolver) WebhookEvents(ctx context.Context, after *entgql.Cursor[
 		ent.WithWebhookEventOrder(orderBy), ent.WithWebhookEventFilter(where.Filter))
 }
 
+// InventoryLevel returns generated.InventoryLevelResolver implementation.
+func (r *Resolver) InventoryLevel() generated.InventoryLevelResolver {
+	return &inventoryLevelResolver{r}
+}
+
+// Product returns generated.ProductResolver implementation.
+func (r *Resolver) Product() generated.ProductResolver { return &productResolver{r} }
+
 // ProductVariant returns generated.ProductVariantResolver implementation.
 func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
 	return &productVariantResolver{r}
@@ -247,6 +264,8 @@ func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
+	inventoryLevelResolver struct{ *Resolver }
+	productResolver        struct{ *Resolver }
 	productVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 )

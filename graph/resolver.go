@@ -9,6 +9,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/events"
 )
 
@@ -21,6 +22,8 @@ type Resolver struct {
 	Client *ent.Client
 	// Auth is the identity service.
 	Auth *auth.Service
+	// Catalog is the catalogue administration service.
+	Catalog *catalog.Service
 	// Bus carries domain events to subscriptions.
 	Bus events.Bus
 	// Log is the process logger.

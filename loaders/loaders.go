@@ -7,6 +7,7 @@ package loaders
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,12 +38,60 @@ func (s Stock) Available() int {
 type Loaders struct {
 	// VariantStock loads Stock by product variant id.
 	VariantStock *dataloader.Loader[uuid.UUID, Stock]
+	// FeaturedImage loads a product's featured image (nil when it has no
+	// image) by product id.
+	FeaturedImage *dataloader.Loader[uuid.UUID, *ent.ProductImage]
+
+	// once remembers what happened once in this operation (see Once).
+	once sync.Map
+
+	variantStock  dataloader.BatchFunc[uuid.UUID, Stock]
+	featuredImage dataloader.BatchFunc[uuid.UUID, *ent.ProductImage]
+}
+
+// PrimeVariantStock loads the stock of the variants ids now, in one query,
+// into VariantStock's cache. A resolver that holds a whole page calls it so
+// that the page's stock is one statement whatever the scheduling of the
+// field resolvers (a batch otherwise collects the keys that arrive within
+// its wait), and without the wait.
+func (l *Loaders) PrimeVariantStock(ctx context.Context, ids []uuid.UUID) error {
+	return prime(ctx, l.VariantStock, l.variantStock, ids)
+}
+
+// PrimeFeaturedImages is PrimeVariantStock for FeaturedImage, by product id.
+func (l *Loaders) PrimeFeaturedImages(ctx context.Context, ids []uuid.UUID) error {
+	return prime(ctx, l.FeaturedImage, l.featuredImage, ids)
+}
+
+func prime[V any](ctx context.Context, l *dataloader.Loader[uuid.UUID, V], batch dataloader.BatchFunc[uuid.UUID, V], ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for i, r := range batch(ctx, ids) {
+		if r.Error != nil {
+			return r.Error
+		}
+		l.Prime(ctx, ids[i], r.Data)
+	}
+	return nil
+}
+
+// Once reports whether key is seen for the first time in this operation:
+// for what must happen at most once per operation (e.g. auditing a denied
+// field that a list repeats for every row).
+func (l *Loaders) Once(key string) bool {
+	_, seen := l.once.LoadOrStore(key, struct{}{})
+	return !seen
 }
 
 // New returns a fresh set of loaders reading through client.
 func New(client *ent.Client) *Loaders {
+	stock, featured := variantStock(client), featuredImage(client)
 	return &Loaders{
-		VariantStock: dataloader.NewBatchedLoader(variantStock(client), dataloader.WithWait[uuid.UUID, Stock](wait)),
+		VariantStock:  dataloader.NewBatchedLoader(stock, dataloader.WithWait[uuid.UUID, Stock](wait)),
+		FeaturedImage: dataloader.NewBatchedLoader(featured, dataloader.WithWait[uuid.UUID, *ent.ProductImage](wait)),
+		variantStock:  stock,
+		featuredImage: featured,
 	}
 }
 
@@ -51,6 +100,12 @@ type ctxKey struct{}
 // NewContext returns ctx carrying a fresh set of loaders.
 func NewContext(ctx context.Context, client *ent.Client) context.Context {
 	return context.WithValue(ctx, ctxKey{}, New(client))
+}
+
+// From returns the loaders of ctx, if the operation has them.
+func From(ctx context.Context) (*Loaders, bool) {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	return l, ok
 }
 
 // For returns the loaders of ctx. It panics when the operation was not set up

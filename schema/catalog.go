@@ -17,9 +17,11 @@ import (
 // internal/catalog so that listings filter and sort without joins.
 type Product struct{ ent.Schema }
 
-// Annotations of the Product.
+// Annotations of the Product. There is no generated Query field: one
+// hand-written Query.products (graph/storefront.graphqls) serves both the
+// storefront and the admin.
 func (Product) Annotations() []schema.Annotation {
-	return append(adminList("products:read"), entsql.Annotation{Table: "products"})
+	return []schema.Annotation{entgql.RelayConnection(), entsql.Annotation{Table: "products"}}
 }
 
 // Mixin of the Product.
@@ -62,7 +64,11 @@ func (Product) Fields() []ent.Field {
 			Comment("Highest variant price in minor units (denormalised)."),
 		field.String("currency").MinLen(3).MaxLen(3).Default("USD"),
 		field.Int("total_inventory").Default(0).
-			Comment("Units available (on hand minus reserved) over all tracked variants and warehouses (denormalised; the inStock filter)."),
+			Comment("Units available (on hand minus reserved) over all tracked variants and warehouses (denormalised; the inStock filter).").
+			// Staff only: graph/storefront.graphqls declares it nullable with
+			// @auth, so that a storefront viewer gets null + FORBIDDEN for it
+			// rather than losing the whole product.
+			Annotations(entgql.Skip(entgql.SkipType)),
 	}
 }
 
@@ -120,7 +126,8 @@ func (ProductVariant) Fields() []ent.Field {
 		field.Int64("compare_at_price").Optional().Nillable().NonNegative().
 			Comment("Former or list price shown struck through; a sale when above price."),
 		field.Int64("cost").Optional().Nillable().NonNegative().
-			Comment("Unit cost to the merchant, for margin reports; never shown on the storefront."),
+			Comment("Unit cost to the merchant, for margin reports; never shown on the storefront.").
+			Annotations(staffField()),
 		field.String("currency").MinLen(3).MaxLen(3).Default("USD"),
 		field.Int("weight_grams").Default(0).NonNegative().
 			Comment("Shipping weight of one unit, for weight-based shipping rates."),
@@ -145,7 +152,8 @@ func (ProductVariant) Edges() []ent.Edge {
 		edge.From("product", Product.Type).Ref("variants").Field("product_id").
 			Unique().Required().Immutable(),
 		edge.To("images", ProductImage.Type),
-		edge.To("inventory_levels", InventoryLevel.Type),
+		edge.To("inventory_levels", InventoryLevel.Type).
+			Annotations(staffField()),
 	}
 }
 
@@ -154,6 +162,10 @@ func (ProductVariant) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("merchant_id", "sku").Unique(),
 		index.Fields("product_id", "position"),
+		// The eager load of a page's variants (product_id IN … under the
+		// tenant filter): without it SQLite, which has no statistics until
+		// ANALYZE, walks the store's variants by merchant_id.
+		index.Fields("merchant_id", "product_id", "position"),
 		index.Fields("merchant_id", "price"),
 		index.Fields("merchant_id", "barcode"),
 	}
@@ -264,6 +276,8 @@ func (ProductImage) Edges() []ent.Edge {
 func (ProductImage) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("product_id", "position"),
+		// A page's images and featured images (see ProductVariant).
+		index.Fields("merchant_id", "product_id", "position"),
 		index.Fields("variant_id"),
 	}
 }

@@ -21,6 +21,7 @@ type Config struct {
 	DataDir         string        // DATA_DIR (./data): embedded database, generated secrets
 	DatabaseURL     string        // DATABASE_URL: postgres://…; empty = embedded SQLite
 	SQLitePath      string        // SQLITE_PATH (DATA_DIR/omnisphere.db)
+	MediaDir        string        // MEDIA_DIR (DATA_DIR/media): uploaded images, served at /media/
 	RedisURL        string        // REDIS_URL: redis://…; empty = in-process bus and limits
 	JWTSecret       []byte        // JWT_SECRET (>= 32 bytes; generated into DATA_DIR when embedded)
 	LogLevel        slog.Level    // LOG_LEVEL (info): debug, info, warn, error
@@ -75,6 +76,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RedisURL:    strings.TrimSpace(getenv("REDIS_URL")),
 	}
 	c.SQLitePath = strOr(getenv("SQLITE_PATH"), filepath.Join(c.DataDir, "omnisphere.db"))
+	c.MediaDir = strOr(getenv("MEDIA_DIR"), filepath.Join(c.DataDir, "media"))
 	c.Port = intVar(getenv, "PORT", 8080, &errs)
 	if c.Port < 1 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT must be between 1 and 65535, got %d", c.Port))

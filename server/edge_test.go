@@ -454,7 +454,7 @@ func TestEdgeIntrospectionOff(t *testing.T) {
 
 	// Without introspection, suggestions would be the way to map the
 	// schema: there are none.
-	r = post(t, s, nil, gql(`{ product { id } }`, nil))
+	r = post(t, s, nil, gql(`{ prodcts { id } }`, nil))
 	require.Equal(t, []string{"BAD_USER_INPUT"}, r.codes())
 	require.NotContains(t, r.Body, "Did you mean")
 	require.NotContains(t, r.Body, "products")

@@ -25,7 +25,7 @@ import (
 // refused before it by withGate.
 func newGraphQLHandler(s *Server) http.Handler {
 	limits := limitsOf(s.Config)
-	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Bus: s.Bus, Log: s.Log}
+	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Bus: s.Bus, Log: s.Log}
 	schema := generated.NewExecutableSchema(generated.Config{
 		Resolvers: resolver,
 		Directives: generated.DirectiveRoot{
@@ -67,6 +67,7 @@ func newGraphQLHandler(s *Server) http.Handler {
 		return next(loaders.NewContext(ctx, s.DB.Client))
 	})
 	srv.AroundRootFields(graph.RequireScope)
+	srv.AroundFields(graph.GuardCatalogueFilters)
 	srv.SetErrorPresenter(presentErrors(graph.ErrorPresenter(s.Log)))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.Log))
 	return withGate(srv)

@@ -281,7 +281,7 @@ func testIdentity(t *testing.T, e *idEnv) {
 		r = e.do(t, `{ customer { email } }`, nil, bearer(out.CustomerRegister.CustomerAccessToken)...)
 		require.JSONEq(t, `{"customer": {"email": "ann@example.com"}}`, string(r.Data))
 		// A customer token is not staff.
-		r = e.do(t, `{ products(first: 1) { totalCount } }`, nil, bearer(out.CustomerRegister.CustomerAccessToken)...)
+		r = e.do(t, `{ productVariants(first: 1) { totalCount } }`, nil, bearer(out.CustomerRegister.CustomerAccessToken)...)
 		require.Equal(t, []string{"UNAUTHENTICATED"}, r.codes())
 		// The customer token and another store's key disagree.
 		r = e.do(t, `{ customer { email } }`, nil, append(bearer(out.CustomerRegister.CustomerAccessToken), "X-Storefront-Key", acme.MerchantRegister.StorefrontKey)...)

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
@@ -35,6 +36,9 @@ type Server struct {
 	Limiter ratelimit.Limiter
 	// Auth is the identity service: credentials to viewers, sign-in flows.
 	Auth *auth.Service
+	// Catalog is the catalogue administration service (products, stock,
+	// media uploads, imports).
+	Catalog *catalog.Service
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
 }
@@ -87,6 +91,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.Catalog = catalog.New(d.Client, log, s.mediaRoot(), nil)
 	s.Handler = s.routes()
 	return s, nil
 }
@@ -99,6 +104,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("/graphql", s.withEdge(s.withViewer(newGraphQLHandler(s))))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
+	mux.Handle("GET /media/", s.media())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})

@@ -1712,6 +1712,11 @@ var (
 				Columns: []*schema.Column{ProductImagesColumns[12], ProductImagesColumns[5]},
 			},
 			{
+				Name:    "productimage_merchant_id_product_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{ProductImagesColumns[13], ProductImagesColumns[12], ProductImagesColumns[5]},
+			},
+			{
 				Name:    "productimage_variant_id",
 				Unique:  false,
 				Columns: []*schema.Column{ProductImagesColumns[14]},
@@ -1774,6 +1779,11 @@ var (
 				Name:    "productvariant_product_id_position",
 				Unique:  false,
 				Columns: []*schema.Column{ProductVariantsColumns[17], ProductVariantsColumns[12]},
+			},
+			{
+				Name:    "productvariant_merchant_id_product_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{ProductVariantsColumns[18], ProductVariantsColumns[17], ProductVariantsColumns[12]},
 			},
 			{
 				Name:    "productvariant_merchant_id_price",

@@ -2090,8 +2090,10 @@ func init() {
 	product.Hooks[0] = productMixinHooks2[0]
 	product.Hooks[1] = productMixinHooks2[1]
 	productMixinInters2 := productMixin[2].Interceptors()
+	productInters := schema.Product{}.Interceptors()
 	product.Interceptors[0] = productMixinInters2[0]
 	product.Interceptors[1] = productMixinInters2[1]
+	product.Interceptors[2] = productInters[0]
 	productMixinFields0 := productMixin[0].Fields()
 	_ = productMixinFields0
 	productMixinFields1 := productMixin[1].Fields()
@@ -2213,8 +2215,10 @@ func init() {
 	productcategory.Hooks[0] = productcategoryMixinHooks2[0]
 	productcategory.Hooks[1] = productcategoryMixinHooks2[1]
 	productcategoryMixinInters2 := productcategoryMixin[2].Interceptors()
+	productcategoryInters := schema.ProductCategory{}.Interceptors()
 	productcategory.Interceptors[0] = productcategoryMixinInters2[0]
 	productcategory.Interceptors[1] = productcategoryMixinInters2[1]
+	productcategory.Interceptors[2] = productcategoryInters[0]
 	productcategoryMixinFields0 := productcategoryMixin[0].Fields()
 	_ = productcategoryMixinFields0
 	productcategoryMixinFields1 := productcategoryMixin[1].Fields()

@@ -25,7 +25,9 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	InventoryLevel() InventoryLevelResolver
 	Mutation() MutationResolver
+	Product() ProductResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 }
@@ -182,6 +184,21 @@ type ComplexityRoot struct {
 		UpdatedAt       func(childComplexity int) int
 		Variant         func(childComplexity int) int
 		VariantID       func(childComplexity int) int
+	}
+
+	CategoryCreatePayload struct {
+		Category   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CategoryDeletePayload struct {
+		DeletedCategoryID func(childComplexity int) int
+		UserErrors        func(childComplexity int) int
+	}
+
+	CategoryUpdatePayload struct {
+		Category   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Customer struct {
@@ -528,6 +545,18 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ImportRowError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+		Row     func(childComplexity int) int
+	}
+
+	InventoryAdjustPayload struct {
+		InventoryLevel func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
+	}
+
 	InventoryLevel struct {
 		BinLocation       func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
@@ -535,6 +564,7 @@ type ComplexityRoot struct {
 		LastCountedAt     func(childComplexity int) int
 		LowStockAlertedAt func(childComplexity int) int
 		LowStockThreshold func(childComplexity int) int
+		QuantityAvailable func(childComplexity int) int
 		QuantityIncoming  func(childComplexity int) int
 		QuantityOnHand    func(childComplexity int) int
 		QuantityReserved  func(childComplexity int) int
@@ -554,6 +584,11 @@ type ComplexityRoot struct {
 	InventoryLevelEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	InventoryLevelUpdatePayload struct {
+		InventoryLevel func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -605,17 +640,39 @@ type ComplexityRoot struct {
 		UserErrors    func(childComplexity int) int
 	}
 
+	Money struct {
+		Amount       func(childComplexity int) int
+		CurrencyCode func(childComplexity int) int
+	}
+
 	Mutation struct {
-		APIKeyCreate          func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke          func(childComplexity int, input model.APIKeyRevokeInput) int
-		AccountDelete         func(childComplexity int, input model.AccountDeleteInput) int
-		CustomerAccountDelete func(childComplexity int, input model.AccountDeleteInput) int
-		CustomerLogin         func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerRegister      func(childComplexity int, input model.CustomerRegisterInput) int
-		Login                 func(childComplexity int, input model.LoginInput) int
-		Logout                func(childComplexity int, input *model.LogoutInput) int
-		MerchantRegister      func(childComplexity int, input model.MerchantRegisterInput) int
-		TokenRefresh          func(childComplexity int, input model.TokenRefreshInput) int
+		APIKeyCreate           func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke           func(childComplexity int, input model.APIKeyRevokeInput) int
+		AccountDelete          func(childComplexity int, input model.AccountDeleteInput) int
+		CategoryCreate         func(childComplexity int, input model.CategoryCreateInput) int
+		CategoryDelete         func(childComplexity int, input model.CategoryDeleteInput) int
+		CategoryUpdate         func(childComplexity int, input model.CategoryUpdateInput) int
+		CustomerAccountDelete  func(childComplexity int, input model.AccountDeleteInput) int
+		CustomerLogin          func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerRegister       func(childComplexity int, input model.CustomerRegisterInput) int
+		InventoryAdjust        func(childComplexity int, input model.InventoryAdjustInput) int
+		InventoryLevelUpdate   func(childComplexity int, input model.InventoryLevelUpdateInput) int
+		Login                  func(childComplexity int, input model.LoginInput) int
+		Logout                 func(childComplexity int, input *model.LogoutInput) int
+		MerchantRegister       func(childComplexity int, input model.MerchantRegisterInput) int
+		ProductCreate          func(childComplexity int, input model.ProductCreateInput) int
+		ProductDelete          func(childComplexity int, input model.ProductDeleteInput) int
+		ProductImageAdd        func(childComplexity int, input model.ProductImageAddInput) int
+		ProductImageDelete     func(childComplexity int, input model.ProductImageDeleteInput) int
+		ProductImageUpload     func(childComplexity int, input model.ProductImageUploadInput) int
+		ProductImport          func(childComplexity int, input model.ProductImportInput) int
+		ProductUpdate          func(childComplexity int, input model.ProductUpdateInput) int
+		ProductVariantCreate   func(childComplexity int, input model.ProductVariantCreateInput) int
+		ProductVariantDelete   func(childComplexity int, input model.ProductVariantDeleteInput) int
+		ProductVariantUpdate   func(childComplexity int, input model.ProductVariantUpdateInput) int
+		StorefrontConfigUpdate func(childComplexity int, input model.StorefrontConfigUpdateInput) int
+		TokenRefresh           func(childComplexity int, input model.TokenRefreshInput) int
+		WarehouseCreate        func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
 	Order struct {
@@ -779,13 +836,16 @@ type ComplexityRoot struct {
 		Currency        func(childComplexity int) int
 		Description     func(childComplexity int) int
 		DescriptionHTML func(childComplexity int) int
+		FeaturedImage   func(childComplexity int) int
 		ID              func(childComplexity int) int
 		Images          func(childComplexity int) int
 		Options         func(childComplexity int) int
 		PriceMax        func(childComplexity int) int
 		PriceMin        func(childComplexity int) int
+		PriceRange      func(childComplexity int) int
 		ProductType     func(childComplexity int) int
 		PublishedAt     func(childComplexity int) int
+		Seo             func(childComplexity int) int
 		SeoDescription  func(childComplexity int) int
 		SeoTitle        func(childComplexity int) int
 		Slug            func(childComplexity int) int
@@ -833,6 +893,17 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	ProductCreatePayload struct {
+		Product    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ProductDeletePayload struct {
+		ArchivedProduct  func(childComplexity int) int
+		DeletedProductID func(childComplexity int) int
+		UserErrors       func(childComplexity int) int
+	}
+
 	ProductEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
@@ -857,8 +928,42 @@ type ComplexityRoot struct {
 		Width       func(childComplexity int) int
 	}
 
+	ProductImageAddPayload struct {
+		Image      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ProductImageDeletePayload struct {
+		DeletedImageID func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
+	}
+
+	ProductImageUploadPayload struct {
+		Image      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ProductImportPayload struct {
+		Created    func(childComplexity int) int
+		Errors     func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		Updated    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ProductPriceRange struct {
+		Max func(childComplexity int) int
+		Min func(childComplexity int) int
+	}
+
+	ProductUpdatePayload struct {
+		Product    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ProductVariant struct {
 		AllowBackorder    func(childComplexity int) int
+		Available         func(childComplexity int) int
 		Barcode           func(childComplexity int) int
 		CompareAtPrice    func(childComplexity int) int
 		Cost              func(childComplexity int) int
@@ -888,9 +993,27 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	ProductVariantCreatePayload struct {
+		Product        func(childComplexity int) int
+		ProductVariant func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
+	}
+
+	ProductVariantDeletePayload struct {
+		DeletedProductVariantID func(childComplexity int) int
+		Product                 func(childComplexity int) int
+		UserErrors              func(childComplexity int) int
+	}
+
 	ProductVariantEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ProductVariantUpdatePayload struct {
+		Product        func(childComplexity int) int
+		ProductVariant func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
 	}
 
 	Query struct {
@@ -899,6 +1022,7 @@ type ComplexityRoot struct {
 		AuditLogs           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		AutomationWorkflows func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AutomationWorkflowOrder, where *ent.AutomationWorkflowWhereInput) int
 		CapturePopups       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CapturePopupOrder, where *ent.CapturePopupWhereInput) int
+		Categories          func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID]) int
 		Customer            func(childComplexity int) int
 		CustomerEvents      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerEventOrder, where *ent.CustomerEventWhereInput) int
 		CustomerSegments    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerSegmentOrder, where *ent.CustomerSegmentWhereInput) int
@@ -913,11 +1037,13 @@ type ComplexityRoot struct {
 		Nodes               func(childComplexity int, ids []uuid.UUID) int
 		Orders              func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
 		OutboxEvents        func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OutboxEventOrder, where *ent.OutboxEventWhereInput) int
+		Product             func(childComplexity int, id *uuid.UUID, slug *string) int
 		ProductCategories   func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductCategoryOrder, where *ent.ProductCategoryWhereInput) int
 		ProductVariants     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductVariantOrder, where *ent.ProductVariantWhereInput) int
-		Products            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products            func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], query *string, filter *model.ProductFilter, sortKey *model.ProductSortKeys, reverse *bool, where *ent.ProductWhereInput, orderBy *ent.ProductOrder) int
 		ShippingMethods     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ShippingMethodOrder, where *ent.ShippingMethodWhereInput) int
 		ShoppingCarts       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ShoppingCartOrder, where *ent.ShoppingCartWhereInput) int
+		Storefront          func(childComplexity int) int
 		Users               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
 		Warehouses          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WarehouseOrder, where *ent.WarehouseWhereInput) int
 		WebhookEvents       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WebhookEventOrder, where *ent.WebhookEventWhereInput) int
@@ -957,6 +1083,11 @@ type ComplexityRoot struct {
 		Status         func(childComplexity int) int
 		StripeRefundID func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+	}
+
+	SEO struct {
+		Description func(childComplexity int) int
+		Title       func(childComplexity int) int
 	}
 
 	SegmentMember struct {
@@ -1072,6 +1203,11 @@ type ComplexityRoot struct {
 		UpdatedAt        func(childComplexity int) int
 	}
 
+	StorefrontConfigUpdatePayload struct {
+		StorefrontConfig func(childComplexity int) int
+		UserErrors       func(childComplexity int) int
+	}
+
 	TokenRefreshPayload struct {
 		AccessToken  func(childComplexity int) int
 		RefreshToken func(childComplexity int) int
@@ -1134,6 +1270,11 @@ type ComplexityRoot struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	WarehouseCreatePayload struct {
+		UserErrors func(childComplexity int) int
+		Warehouse  func(childComplexity int) int
 	}
 
 	WarehouseEdge struct {
@@ -1865,6 +2006,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartItem.VariantID(childComplexity), true
+
+	case "CategoryCreatePayload.category":
+		if e.ComplexityRoot.CategoryCreatePayload.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryCreatePayload.Category(childComplexity), true
+	case "CategoryCreatePayload.userErrors":
+		if e.ComplexityRoot.CategoryCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryCreatePayload.UserErrors(childComplexity), true
+
+	case "CategoryDeletePayload.deletedCategoryId":
+		if e.ComplexityRoot.CategoryDeletePayload.DeletedCategoryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryDeletePayload.DeletedCategoryID(childComplexity), true
+	case "CategoryDeletePayload.userErrors":
+		if e.ComplexityRoot.CategoryDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryDeletePayload.UserErrors(childComplexity), true
+
+	case "CategoryUpdatePayload.category":
+		if e.ComplexityRoot.CategoryUpdatePayload.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryUpdatePayload.Category(childComplexity), true
+	case "CategoryUpdatePayload.userErrors":
+		if e.ComplexityRoot.CategoryUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryUpdatePayload.UserErrors(childComplexity), true
 
 	case "Customer.anonymousID":
 		if e.ComplexityRoot.Customer.AnonymousID == nil {
@@ -3479,6 +3659,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmailTemplateEdge.Node(childComplexity), true
 
+	case "ImportRowError.code":
+		if e.ComplexityRoot.ImportRowError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Code(childComplexity), true
+	case "ImportRowError.field":
+		if e.ComplexityRoot.ImportRowError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Field(childComplexity), true
+	case "ImportRowError.message":
+		if e.ComplexityRoot.ImportRowError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Message(childComplexity), true
+	case "ImportRowError.row":
+		if e.ComplexityRoot.ImportRowError.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Row(childComplexity), true
+
+	case "InventoryAdjustPayload.inventoryLevel":
+		if e.ComplexityRoot.InventoryAdjustPayload.InventoryLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustPayload.InventoryLevel(childComplexity), true
+	case "InventoryAdjustPayload.userErrors":
+		if e.ComplexityRoot.InventoryAdjustPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAdjustPayload.UserErrors(childComplexity), true
+
 	case "InventoryLevel.binLocation":
 		if e.ComplexityRoot.InventoryLevel.BinLocation == nil {
 			break
@@ -3515,6 +3733,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevel.LowStockThreshold(childComplexity), true
+	case "InventoryLevel.quantityAvailable":
+		if e.ComplexityRoot.InventoryLevel.QuantityAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevel.QuantityAvailable(childComplexity), true
 	case "InventoryLevel.quantityIncoming":
 		if e.ComplexityRoot.InventoryLevel.QuantityIncoming == nil {
 			break
@@ -3595,6 +3819,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryLevelEdge.Node(childComplexity), true
+
+	case "InventoryLevelUpdatePayload.inventoryLevel":
+		if e.ComplexityRoot.InventoryLevelUpdatePayload.InventoryLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelUpdatePayload.InventoryLevel(childComplexity), true
+	case "InventoryLevelUpdatePayload.userErrors":
+		if e.ComplexityRoot.InventoryLevelUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryLevelUpdatePayload.UserErrors(childComplexity), true
 
 	case "LoginPayload.accessToken":
 		if e.ComplexityRoot.LoginPayload.AccessToken == nil {
@@ -3805,6 +4042,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MerchantRegisterPayload.UserErrors(childComplexity), true
 
+	case "Money.amount":
+		if e.ComplexityRoot.Money.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Money.Amount(childComplexity), true
+	case "Money.currencyCode":
+		if e.ComplexityRoot.Money.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Money.CurrencyCode(childComplexity), true
+
 	case "Mutation.apiKeyCreate":
 		if e.ComplexityRoot.Mutation.APIKeyCreate == nil {
 			break
@@ -3838,6 +4088,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AccountDelete(childComplexity, args["input"].(model.AccountDeleteInput)), true
+	case "Mutation.categoryCreate":
+		if e.ComplexityRoot.Mutation.CategoryCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_categoryCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CategoryCreate(childComplexity, args["input"].(model.CategoryCreateInput)), true
+	case "Mutation.categoryDelete":
+		if e.ComplexityRoot.Mutation.CategoryDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_categoryDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CategoryDelete(childComplexity, args["input"].(model.CategoryDeleteInput)), true
+	case "Mutation.categoryUpdate":
+		if e.ComplexityRoot.Mutation.CategoryUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_categoryUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["input"].(model.CategoryUpdateInput)), true
 	case "Mutation.customerAccountDelete":
 		if e.ComplexityRoot.Mutation.CustomerAccountDelete == nil {
 			break
@@ -3871,6 +4154,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.inventoryAdjust":
+		if e.ComplexityRoot.Mutation.InventoryAdjust == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventoryAdjust_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventoryAdjust(childComplexity, args["input"].(model.InventoryAdjustInput)), true
+	case "Mutation.inventoryLevelUpdate":
+		if e.ComplexityRoot.Mutation.InventoryLevelUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inventoryLevelUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InventoryLevelUpdate(childComplexity, args["input"].(model.InventoryLevelUpdateInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -3904,6 +4209,127 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MerchantRegister(childComplexity, args["input"].(model.MerchantRegisterInput)), true
+	case "Mutation.productCreate":
+		if e.ComplexityRoot.Mutation.ProductCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductCreate(childComplexity, args["input"].(model.ProductCreateInput)), true
+	case "Mutation.productDelete":
+		if e.ComplexityRoot.Mutation.ProductDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductDelete(childComplexity, args["input"].(model.ProductDeleteInput)), true
+	case "Mutation.productImageAdd":
+		if e.ComplexityRoot.Mutation.ProductImageAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productImageAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductImageAdd(childComplexity, args["input"].(model.ProductImageAddInput)), true
+	case "Mutation.productImageDelete":
+		if e.ComplexityRoot.Mutation.ProductImageDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productImageDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductImageDelete(childComplexity, args["input"].(model.ProductImageDeleteInput)), true
+	case "Mutation.productImageUpload":
+		if e.ComplexityRoot.Mutation.ProductImageUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productImageUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductImageUpload(childComplexity, args["input"].(model.ProductImageUploadInput)), true
+	case "Mutation.productImport":
+		if e.ComplexityRoot.Mutation.ProductImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductImport(childComplexity, args["input"].(model.ProductImportInput)), true
+	case "Mutation.productUpdate":
+		if e.ComplexityRoot.Mutation.ProductUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductUpdate(childComplexity, args["input"].(model.ProductUpdateInput)), true
+	case "Mutation.productVariantCreate":
+		if e.ComplexityRoot.Mutation.ProductVariantCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantCreate(childComplexity, args["input"].(model.ProductVariantCreateInput)), true
+	case "Mutation.productVariantDelete":
+		if e.ComplexityRoot.Mutation.ProductVariantDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantDelete(childComplexity, args["input"].(model.ProductVariantDeleteInput)), true
+	case "Mutation.productVariantUpdate":
+		if e.ComplexityRoot.Mutation.ProductVariantUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantUpdate(childComplexity, args["input"].(model.ProductVariantUpdateInput)), true
+	case "Mutation.storefrontConfigUpdate":
+		if e.ComplexityRoot.Mutation.StorefrontConfigUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_storefrontConfigUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StorefrontConfigUpdate(childComplexity, args["input"].(model.StorefrontConfigUpdateInput)), true
 	case "Mutation.tokenRefresh":
 		if e.ComplexityRoot.Mutation.TokenRefresh == nil {
 			break
@@ -3915,6 +4341,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TokenRefresh(childComplexity, args["input"].(model.TokenRefreshInput)), true
+	case "Mutation.warehouseCreate":
+		if e.ComplexityRoot.Mutation.WarehouseCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_warehouseCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WarehouseCreate(childComplexity, args["input"].(model.WarehouseCreateInput)), true
 
 	case "Order.addresses":
 		if e.ComplexityRoot.Order.Addresses == nil {
@@ -4706,6 +5143,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.DescriptionHTML(childComplexity), true
+	case "Product.featuredImage":
+		if e.ComplexityRoot.Product.FeaturedImage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.FeaturedImage(childComplexity), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -4736,6 +5179,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.PriceMin(childComplexity), true
+	case "Product.priceRange":
+		if e.ComplexityRoot.Product.PriceRange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.PriceRange(childComplexity), true
 	case "Product.productType":
 		if e.ComplexityRoot.Product.ProductType == nil {
 			break
@@ -4748,6 +5197,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.PublishedAt(childComplexity), true
+	case "Product.seo":
+		if e.ComplexityRoot.Product.Seo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Seo(childComplexity), true
 	case "Product.seoDescription":
 		if e.ComplexityRoot.Product.SeoDescription == nil {
 			break
@@ -4961,6 +5416,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductConnection.TotalCount(childComplexity), true
 
+	case "ProductCreatePayload.product":
+		if e.ComplexityRoot.ProductCreatePayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductCreatePayload.Product(childComplexity), true
+	case "ProductCreatePayload.userErrors":
+		if e.ComplexityRoot.ProductCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductCreatePayload.UserErrors(childComplexity), true
+
+	case "ProductDeletePayload.archivedProduct":
+		if e.ComplexityRoot.ProductDeletePayload.ArchivedProduct == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductDeletePayload.ArchivedProduct(childComplexity), true
+	case "ProductDeletePayload.deletedProductId":
+		if e.ComplexityRoot.ProductDeletePayload.DeletedProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductDeletePayload.DeletedProductID(childComplexity), true
+	case "ProductDeletePayload.userErrors":
+		if e.ComplexityRoot.ProductDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductDeletePayload.UserErrors(childComplexity), true
+
 	case "ProductEdge.cursor":
 		if e.ComplexityRoot.ProductEdge.Cursor == nil {
 			break
@@ -5071,12 +5558,114 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductImage.Width(childComplexity), true
 
+	case "ProductImageAddPayload.image":
+		if e.ComplexityRoot.ProductImageAddPayload.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageAddPayload.Image(childComplexity), true
+	case "ProductImageAddPayload.userErrors":
+		if e.ComplexityRoot.ProductImageAddPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageAddPayload.UserErrors(childComplexity), true
+
+	case "ProductImageDeletePayload.deletedImageId":
+		if e.ComplexityRoot.ProductImageDeletePayload.DeletedImageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageDeletePayload.DeletedImageID(childComplexity), true
+	case "ProductImageDeletePayload.userErrors":
+		if e.ComplexityRoot.ProductImageDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageDeletePayload.UserErrors(childComplexity), true
+
+	case "ProductImageUploadPayload.image":
+		if e.ComplexityRoot.ProductImageUploadPayload.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageUploadPayload.Image(childComplexity), true
+	case "ProductImageUploadPayload.userErrors":
+		if e.ComplexityRoot.ProductImageUploadPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImageUploadPayload.UserErrors(childComplexity), true
+
+	case "ProductImportPayload.created":
+		if e.ComplexityRoot.ProductImportPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImportPayload.Created(childComplexity), true
+	case "ProductImportPayload.errors":
+		if e.ComplexityRoot.ProductImportPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImportPayload.Errors(childComplexity), true
+	case "ProductImportPayload.failed":
+		if e.ComplexityRoot.ProductImportPayload.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImportPayload.Failed(childComplexity), true
+	case "ProductImportPayload.updated":
+		if e.ComplexityRoot.ProductImportPayload.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImportPayload.Updated(childComplexity), true
+	case "ProductImportPayload.userErrors":
+		if e.ComplexityRoot.ProductImportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImportPayload.UserErrors(childComplexity), true
+
+	case "ProductPriceRange.max":
+		if e.ComplexityRoot.ProductPriceRange.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPriceRange.Max(childComplexity), true
+	case "ProductPriceRange.min":
+		if e.ComplexityRoot.ProductPriceRange.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPriceRange.Min(childComplexity), true
+
+	case "ProductUpdatePayload.product":
+		if e.ComplexityRoot.ProductUpdatePayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductUpdatePayload.Product(childComplexity), true
+	case "ProductUpdatePayload.userErrors":
+		if e.ComplexityRoot.ProductUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductUpdatePayload.UserErrors(childComplexity), true
+
 	case "ProductVariant.allowBackorder":
 		if e.ComplexityRoot.ProductVariant.AllowBackorder == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ProductVariant.AllowBackorder(childComplexity), true
+	case "ProductVariant.available":
+		if e.ComplexityRoot.ProductVariant.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Available(childComplexity), true
 	case "ProductVariant.barcode":
 		if e.ComplexityRoot.ProductVariant.Barcode == nil {
 			break
@@ -5223,6 +5812,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductVariantConnection.TotalCount(childComplexity), true
 
+	case "ProductVariantCreatePayload.product":
+		if e.ComplexityRoot.ProductVariantCreatePayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantCreatePayload.Product(childComplexity), true
+	case "ProductVariantCreatePayload.productVariant":
+		if e.ComplexityRoot.ProductVariantCreatePayload.ProductVariant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantCreatePayload.ProductVariant(childComplexity), true
+	case "ProductVariantCreatePayload.userErrors":
+		if e.ComplexityRoot.ProductVariantCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantCreatePayload.UserErrors(childComplexity), true
+
+	case "ProductVariantDeletePayload.deletedProductVariantId":
+		if e.ComplexityRoot.ProductVariantDeletePayload.DeletedProductVariantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantDeletePayload.DeletedProductVariantID(childComplexity), true
+	case "ProductVariantDeletePayload.product":
+		if e.ComplexityRoot.ProductVariantDeletePayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantDeletePayload.Product(childComplexity), true
+	case "ProductVariantDeletePayload.userErrors":
+		if e.ComplexityRoot.ProductVariantDeletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantDeletePayload.UserErrors(childComplexity), true
+
 	case "ProductVariantEdge.cursor":
 		if e.ComplexityRoot.ProductVariantEdge.Cursor == nil {
 			break
@@ -5235,6 +5862,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariantEdge.Node(childComplexity), true
+
+	case "ProductVariantUpdatePayload.product":
+		if e.ComplexityRoot.ProductVariantUpdatePayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantUpdatePayload.Product(childComplexity), true
+	case "ProductVariantUpdatePayload.productVariant":
+		if e.ComplexityRoot.ProductVariantUpdatePayload.ProductVariant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantUpdatePayload.ProductVariant(childComplexity), true
+	case "ProductVariantUpdatePayload.userErrors":
+		if e.ComplexityRoot.ProductVariantUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantUpdatePayload.UserErrors(childComplexity), true
 
 	case "Query.apiKeyPermissions":
 		if e.ComplexityRoot.Query.APIKeyPermissions == nil {
@@ -5286,6 +5932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CapturePopups(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.CapturePopupOrder), args["where"].(*ent.CapturePopupWhereInput)), true
+	case "Query.categories":
+		if e.ComplexityRoot.Query.Categories == nil {
+			break
+		}
+
+		args, err := ec.field_Query_categories_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Categories(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["before"].(*entgql.Cursor[uuid.UUID])), true
 	case "Query.customer":
 		if e.ComplexityRoot.Query.Customer == nil {
 			break
@@ -5431,6 +6088,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.OutboxEventOrder), args["where"].(*ent.OutboxEventWhereInput)), true
+	case "Query.product":
+		if e.ComplexityRoot.Query.Product == nil {
+			break
+		}
+
+		args, err := ec.field_Query_product_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Product(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 	case "Query.productCategories":
 		if e.ComplexityRoot.Query.ProductCategories == nil {
 			break
@@ -5463,7 +6131,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Products(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Query.Products(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["query"].(*string), args["filter"].(*model.ProductFilter), args["sortKey"].(*model.ProductSortKeys), args["reverse"].(*bool), args["where"].(*ent.ProductWhereInput), args["orderBy"].(*ent.ProductOrder)), true
 	case "Query.shippingMethods":
 		if e.ComplexityRoot.Query.ShippingMethods == nil {
 			break
@@ -5486,6 +6154,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ShoppingCarts(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.ShoppingCartOrder), args["where"].(*ent.ShoppingCartWhereInput)), true
+	case "Query.storefront":
+		if e.ComplexityRoot.Query.Storefront == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Storefront(childComplexity), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -5701,6 +6375,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Refund.UpdatedAt(childComplexity), true
+
+	case "SEO.description":
+		if e.ComplexityRoot.SEO.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SEO.Description(childComplexity), true
+	case "SEO.title":
+		if e.ComplexityRoot.SEO.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SEO.Title(childComplexity), true
 
 	case "SegmentMember.addedAt":
 		if e.ComplexityRoot.SegmentMember.AddedAt == nil {
@@ -6210,6 +6897,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StorefrontConfig.UpdatedAt(childComplexity), true
 
+	case "StorefrontConfigUpdatePayload.storefrontConfig":
+		if e.ComplexityRoot.StorefrontConfigUpdatePayload.StorefrontConfig == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontConfigUpdatePayload.StorefrontConfig(childComplexity), true
+	case "StorefrontConfigUpdatePayload.userErrors":
+		if e.ComplexityRoot.StorefrontConfigUpdatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontConfigUpdatePayload.UserErrors(childComplexity), true
+
 	case "TokenRefreshPayload.accessToken":
 		if e.ComplexityRoot.TokenRefreshPayload.AccessToken == nil {
 			break
@@ -6479,6 +7179,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WarehouseConnection.TotalCount(childComplexity), true
+
+	case "WarehouseCreatePayload.userErrors":
+		if e.ComplexityRoot.WarehouseCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WarehouseCreatePayload.UserErrors(childComplexity), true
+	case "WarehouseCreatePayload.warehouse":
+		if e.ComplexityRoot.WarehouseCreatePayload.Warehouse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WarehouseCreatePayload.Warehouse(childComplexity), true
 
 	case "WarehouseEdge.cursor":
 		if e.ComplexityRoot.WarehouseEdge.Cursor == nil {
@@ -6904,6 +7617,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CapturePopupWhereInput", ec.unmarshalInputCapturePopupWhereInput),
 			graphql.NewInputUnmarshaler("CartItemOrder", ec.unmarshalInputCartItemOrder),
 			graphql.NewInputUnmarshaler("CartItemWhereInput", ec.unmarshalInputCartItemWhereInput),
+			graphql.NewInputUnmarshaler("CategoryCreateInput", ec.unmarshalInputCategoryCreateInput),
+			graphql.NewInputUnmarshaler("CategoryDeleteInput", ec.unmarshalInputCategoryDeleteInput),
+			graphql.NewInputUnmarshaler("CategoryUpdateInput", ec.unmarshalInputCategoryUpdateInput),
 			graphql.NewInputUnmarshaler("CustomerEventOrder", ec.unmarshalInputCustomerEventOrder),
 			graphql.NewInputUnmarshaler("CustomerEventWhereInput", ec.unmarshalInputCustomerEventWhereInput),
 			graphql.NewInputUnmarshaler("CustomerLoginInput", ec.unmarshalInputCustomerLoginInput),
@@ -6926,7 +7642,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmailSendWhereInput", ec.unmarshalInputEmailSendWhereInput),
 			graphql.NewInputUnmarshaler("EmailTemplateOrder", ec.unmarshalInputEmailTemplateOrder),
 			graphql.NewInputUnmarshaler("EmailTemplateWhereInput", ec.unmarshalInputEmailTemplateWhereInput),
+			graphql.NewInputUnmarshaler("InventoryAdjustInput", ec.unmarshalInputInventoryAdjustInput),
 			graphql.NewInputUnmarshaler("InventoryLevelOrder", ec.unmarshalInputInventoryLevelOrder),
+			graphql.NewInputUnmarshaler("InventoryLevelUpdateInput", ec.unmarshalInputInventoryLevelUpdateInput),
 			graphql.NewInputUnmarshaler("InventoryLevelWhereInput", ec.unmarshalInputInventoryLevelWhereInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
@@ -6945,10 +7663,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OutboxEventWhereInput", ec.unmarshalInputOutboxEventWhereInput),
 			graphql.NewInputUnmarshaler("ProductCategoryOrder", ec.unmarshalInputProductCategoryOrder),
 			graphql.NewInputUnmarshaler("ProductCategoryWhereInput", ec.unmarshalInputProductCategoryWhereInput),
+			graphql.NewInputUnmarshaler("ProductCreateInput", ec.unmarshalInputProductCreateInput),
+			graphql.NewInputUnmarshaler("ProductDeleteInput", ec.unmarshalInputProductDeleteInput),
+			graphql.NewInputUnmarshaler("ProductFilter", ec.unmarshalInputProductFilter),
+			graphql.NewInputUnmarshaler("ProductImageAddInput", ec.unmarshalInputProductImageAddInput),
+			graphql.NewInputUnmarshaler("ProductImageDeleteInput", ec.unmarshalInputProductImageDeleteInput),
 			graphql.NewInputUnmarshaler("ProductImageOrder", ec.unmarshalInputProductImageOrder),
+			graphql.NewInputUnmarshaler("ProductImageUploadInput", ec.unmarshalInputProductImageUploadInput),
 			graphql.NewInputUnmarshaler("ProductImageWhereInput", ec.unmarshalInputProductImageWhereInput),
+			graphql.NewInputUnmarshaler("ProductImportInput", ec.unmarshalInputProductImportInput),
+			graphql.NewInputUnmarshaler("ProductOptionInput", ec.unmarshalInputProductOptionInput),
 			graphql.NewInputUnmarshaler("ProductOrder", ec.unmarshalInputProductOrder),
+			graphql.NewInputUnmarshaler("ProductUpdateInput", ec.unmarshalInputProductUpdateInput),
+			graphql.NewInputUnmarshaler("ProductVariantCreateInput", ec.unmarshalInputProductVariantCreateInput),
+			graphql.NewInputUnmarshaler("ProductVariantDeleteInput", ec.unmarshalInputProductVariantDeleteInput),
+			graphql.NewInputUnmarshaler("ProductVariantInput", ec.unmarshalInputProductVariantInput),
 			graphql.NewInputUnmarshaler("ProductVariantOrder", ec.unmarshalInputProductVariantOrder),
+			graphql.NewInputUnmarshaler("ProductVariantUpdateInput", ec.unmarshalInputProductVariantUpdateInput),
 			graphql.NewInputUnmarshaler("ProductVariantWhereInput", ec.unmarshalInputProductVariantWhereInput),
 			graphql.NewInputUnmarshaler("ProductWhereInput", ec.unmarshalInputProductWhereInput),
 			graphql.NewInputUnmarshaler("RefreshTokenOrder", ec.unmarshalInputRefreshTokenOrder),
@@ -6962,10 +7693,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ShoppingCartOrder", ec.unmarshalInputShoppingCartOrder),
 			graphql.NewInputUnmarshaler("ShoppingCartWhereInput", ec.unmarshalInputShoppingCartWhereInput),
 			graphql.NewInputUnmarshaler("StorefrontConfigOrder", ec.unmarshalInputStorefrontConfigOrder),
+			graphql.NewInputUnmarshaler("StorefrontConfigUpdateInput", ec.unmarshalInputStorefrontConfigUpdateInput),
 			graphql.NewInputUnmarshaler("StorefrontConfigWhereInput", ec.unmarshalInputStorefrontConfigWhereInput),
 			graphql.NewInputUnmarshaler("TokenRefreshInput", ec.unmarshalInputTokenRefreshInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
+			graphql.NewInputUnmarshaler("WarehouseCreateInput", ec.unmarshalInputWarehouseCreateInput),
 			graphql.NewInputUnmarshaler("WarehouseOrder", ec.unmarshalInputWarehouseOrder),
 			graphql.NewInputUnmarshaler("WarehouseWhereInput", ec.unmarshalInputWarehouseWhereInput),
 			graphql.NewInputUnmarshaler("WebhookEventOrder", ec.unmarshalInputWebhookEventOrder),
@@ -7221,6 +7954,483 @@ type CustomerLoginPayload {
   quantityAvailable: Int!
 }
 `, BuiltIn: false},
+	{Name: "../catalog_admin.graphqls", Input: `# The admin catalogue: products, variants, categories, images, warehouses,
+# inventory, storefront settings and bulk import. Domain rules live in
+# internal/catalog (see docs/catalog.md); these resolvers only translate.
+
+"""
+A file of a GraphQL multipart request (the multipart request spec): send the
+request as multipart/form-data with a GraphQL-Preflight: 1 header.
+"""
+scalar Upload
+
+extend type Mutation {
+  """
+  Create a product. Without explicit variants, one variant is generated per
+  combination of the options (one variant when there are none). At most 100
+  variants and 3 options. The slug is generated from the title when not
+  given, and stays the same when the title changes later.
+  """
+  productCreate(input: ProductCreateInput!): ProductCreatePayload! @auth(scope: STAFF, permission: "products:write")
+  """
+  Change a product. Fields left out stay as they are. Changing the options
+  without giving variants keeps the variants of combinations that remain,
+  generates those of new combinations and deletes the others; giving
+  variants makes the product's variants exactly those (matched by SKU, then
+  by option values).
+  """
+  productUpdate(input: ProductUpdateInput!): ProductUpdatePayload! @auth(scope: STAFF, permission: "products:write")
+  """
+  Delete a product with its variants, images and stock. A product whose
+  variants were ordered is archived instead (status ARCHIVED), so that orders,
+  refunds and reports keep it; the payload says which happened.
+  """
+  productDelete(input: ProductDeleteInput!): ProductDeletePayload! @auth(scope: STAFF, permission: "products:write")
+
+  "Add a variant to a product. A new option value extends the product's option."
+  productVariantCreate(input: ProductVariantCreateInput!): ProductVariantCreatePayload! @auth(scope: STAFF, permission: "products:write")
+  "Change a variant. Fields left out stay as they are; null clears a nullable field."
+  productVariantUpdate(input: ProductVariantUpdateInput!): ProductVariantUpdatePayload! @auth(scope: STAFF, permission: "products:write")
+  "Delete a variant with its stock. A product keeps at least one variant: delete the product instead."
+  productVariantDelete(input: ProductVariantDeleteInput!): ProductVariantDeletePayload! @auth(scope: STAFF, permission: "products:write")
+
+  "Create a category, at the root or under a parent."
+  categoryCreate(input: CategoryCreateInput!): CategoryCreatePayload! @auth(scope: STAFF, permission: "products:write")
+  """
+  Rename, move (under another parent, or to the root with parentId: null;
+  never under itself or its own descendants) or reorder (position among its
+  siblings) a category.
+  """
+  categoryUpdate(input: CategoryUpdateInput!): CategoryUpdatePayload! @auth(scope: STAFF, permission: "products:write")
+  "Delete a category. Its children move up to its parent; its products keep no category."
+  categoryDelete(input: CategoryDeleteInput!): CategoryDeletePayload! @auth(scope: STAFF, permission: "products:write")
+
+  "Add an image by URL (http or https) to a product's gallery."
+  productImageAdd(input: ProductImageAddInput!): ProductImageAddPayload! @auth(scope: STAFF, permission: "products:write")
+  """
+  Upload an image into the store's media (multipart request with a
+  GraphQL-Preflight: 1 header). At most 10 MiB; JPEG, PNG, WebP or GIF,
+  recognised from the bytes. It is served at /media/<store id>/<file>.
+  """
+  productImageUpload(input: ProductImageUploadInput!): ProductImageUploadPayload! @auth(scope: STAFF, permission: "products:write")
+  "Remove an image from a product's gallery (and an uploaded file from the media)."
+  productImageDelete(input: ProductImageDeleteInput!): ProductImageDeletePayload! @auth(scope: STAFF, permission: "products:write")
+
+  "Create a warehouse (a stock location)."
+  warehouseCreate(input: WarehouseCreateInput!): WarehouseCreatePayload! @auth(scope: STAFF, permission: "settings:write")
+  """
+  Add delta units (negative to remove) to a variant's stock on hand in a
+  warehouse. Concurrent adjustments never lose an update; stock on hand never
+  goes below zero. When the variant's available stock over all warehouses
+  falls to or below its low-stock threshold, an inventory.low event is
+  written to the outbox (once per dip: restocking above the threshold re-arms it).
+  """
+  inventoryAdjust(input: InventoryAdjustInput!): InventoryAdjustPayload! @auth(scope: STAFF, permission: "products:write")
+  "Set the low-stock threshold (and bin location) of a variant in a warehouse."
+  inventoryLevelUpdate(input: InventoryLevelUpdateInput!): InventoryLevelUpdatePayload! @auth(scope: STAFF, permission: "products:write")
+
+  """
+  Change the storefront settings. Theme and branding are validated against
+  the shape in docs/catalog.md; fields left out stay as they are.
+  """
+  storefrontConfigUpdate(input: StorefrontConfigUpdateInput!): StorefrontConfigUpdatePayload! @auth(scope: STAFF, permission: "settings:write")
+
+  """
+  Import products from a JSONL or CSV file (docs/catalog.md): upserted by
+  product slug and variant SKU, committed in batches of 100 rows. Rows that
+  fail are reported in errors and leave nothing behind; the others are saved.
+  """
+  productImport(input: ProductImportInput!): ProductImportPayload! @auth(scope: STAFF, permission: "products:write")
+}
+
+extend type InventoryLevel {
+  "On hand minus reserved in this warehouse, never below zero."
+  quantityAvailable: Int!
+}
+
+"An option axis of a product and its values, in display order."
+input ProductOptionInput {
+  "E.g. Size; unique (ignoring case) within the product."
+  name: String!
+  "E.g. [\"S\", \"M\", \"L\"]; at least one, unique."
+  values: [String!]!
+}
+
+"A variant of productCreate or productUpdate."
+input ProductVariantInput {
+  "Unique in the store; generated from the slug and option values when left out."
+  sku: String
+  "Display name; the option values joined with \" / \" when left out."
+  title: String
+  "One value per option axis, e.g. {\"Size\": \"M\"}."
+  optionValues: Map
+  "Price in minor units, at least 0."
+  price: Int!
+  compareAtPrice: Int
+  "Unit cost in minor units, never shown on the storefront."
+  cost: Int
+  weightGrams: Int
+  barcode: String
+  "Display order; the order of the list when left out."
+  position: Int
+  requiresShipping: Boolean
+  taxable: Boolean
+  trackInventory: Boolean
+  allowBackorder: Boolean
+}
+
+input ProductCreateInput {
+  title: String!
+  "URL handle; generated from the title (unique in the store) when left out."
+  slug: String
+  description: String
+  descriptionHtml: String
+  "DRAFT when left out. An ACTIVE product without publishedAt is published now."
+  status: ProductStatus
+  publishedAt: Time
+  vendor: String
+  productType: String
+  "At most 250 tags of up to 64 characters."
+  tags: [String!]
+  seoTitle: String
+  seoDescription: String
+  categoryId: ID
+  "At most 3 axes, at most 100 combinations."
+  options: [ProductOptionInput!]
+  "Explicit variants (at most 100); generated from the options when left out."
+  variants: [ProductVariantInput!]
+  "Price of generated variants (0 when left out)."
+  price: Int
+  "Compare-at price of generated variants."
+  compareAtPrice: Int
+  "Cost of generated variants."
+  cost: Int
+  "Weight of generated variants."
+  weightGrams: Int
+}
+
+type ProductCreatePayload {
+  product: Product
+  userErrors: [UserError!]!
+}
+
+input ProductUpdateInput {
+  id: ID!
+  title: String
+  "A new slug must be free in the store; a changed title never changes the slug."
+  slug: String
+  description: String @goField(omittable: true)
+  descriptionHtml: String @goField(omittable: true)
+  status: ProductStatus
+  publishedAt: Time @goField(omittable: true)
+  vendor: String @goField(omittable: true)
+  productType: String @goField(omittable: true)
+  tags: [String!]
+  seoTitle: String @goField(omittable: true)
+  seoDescription: String @goField(omittable: true)
+  "null removes the product from its category."
+  categoryId: ID @goField(omittable: true)
+  options: [ProductOptionInput!]
+  variants: [ProductVariantInput!]
+}
+
+type ProductUpdatePayload {
+  product: Product
+  userErrors: [UserError!]!
+}
+
+input ProductDeleteInput {
+  id: ID!
+}
+
+type ProductDeletePayload {
+  "Set when the product was deleted."
+  deletedProductId: ID
+  "Set when the product was archived instead (its variants were ordered)."
+  archivedProduct: Product
+  userErrors: [UserError!]!
+}
+
+input ProductVariantCreateInput {
+  productId: ID!
+  sku: String
+  title: String
+  "One value per option axis of the product; a new value extends the axis."
+  optionValues: Map
+  price: Int!
+  compareAtPrice: Int
+  cost: Int
+  weightGrams: Int
+  barcode: String
+  "Position among the product's variants; the end when left out."
+  position: Int
+  requiresShipping: Boolean
+  taxable: Boolean
+  trackInventory: Boolean
+  allowBackorder: Boolean
+}
+
+type ProductVariantCreatePayload {
+  productVariant: ProductVariant
+  product: Product
+  userErrors: [UserError!]!
+}
+
+input ProductVariantUpdateInput {
+  id: ID!
+  sku: String
+  title: String
+  optionValues: Map
+  price: Int
+  compareAtPrice: Int @goField(omittable: true)
+  cost: Int @goField(omittable: true)
+  weightGrams: Int
+  barcode: String @goField(omittable: true)
+  "Position among the product's variants; the others shift."
+  position: Int
+  requiresShipping: Boolean
+  taxable: Boolean
+  trackInventory: Boolean
+  allowBackorder: Boolean
+}
+
+type ProductVariantUpdatePayload {
+  productVariant: ProductVariant
+  product: Product
+  userErrors: [UserError!]!
+}
+
+input ProductVariantDeleteInput {
+  id: ID!
+}
+
+type ProductVariantDeletePayload {
+  deletedProductVariantId: ID
+  product: Product
+  userErrors: [UserError!]!
+}
+
+input CategoryCreateInput {
+  name: String!
+  "Generated from the name (unique in the store) when left out."
+  slug: String
+  description: String
+  "The parent; a root category when left out."
+  parentId: ID
+  "Position among its siblings (0 first); the end when left out."
+  position: Int
+  imageUrl: String
+  seoTitle: String
+  seoDescription: String
+  "Shown on the storefront (true when left out)."
+  published: Boolean
+}
+
+type CategoryCreatePayload {
+  category: ProductCategory
+  userErrors: [UserError!]!
+}
+
+input CategoryUpdateInput {
+  id: ID!
+  name: String
+  slug: String
+  description: String @goField(omittable: true)
+  "Move under another parent; null moves it to the root."
+  parentId: ID @goField(omittable: true)
+  "Position among its (new) siblings, 0 first; the others shift."
+  position: Int
+  imageUrl: String @goField(omittable: true)
+  seoTitle: String @goField(omittable: true)
+  seoDescription: String @goField(omittable: true)
+  published: Boolean
+}
+
+type CategoryUpdatePayload {
+  category: ProductCategory
+  userErrors: [UserError!]!
+}
+
+input CategoryDeleteInput {
+  id: ID!
+}
+
+type CategoryDeletePayload {
+  deletedCategoryId: ID
+  userErrors: [UserError!]!
+}
+
+input ProductImageAddInput {
+  productId: ID!
+  "An absolute http(s) URL, at most 2048 characters."
+  url: String!
+  alt: String
+  "Position in the gallery (0 first); the end when left out."
+  position: Int
+  "Make it the product's featured image. The first image of a product is featured anyway."
+  featured: Boolean
+  "The variant the image shows; it must be the product's."
+  variantId: ID
+}
+
+type ProductImageAddPayload {
+  image: ProductImage
+  userErrors: [UserError!]!
+}
+
+input ProductImageUploadInput {
+  productId: ID!
+  "The image: at most 10 MiB of JPEG, PNG, WebP or GIF."
+  file: Upload!
+  alt: String
+  position: Int
+  featured: Boolean
+  variantId: ID
+}
+
+type ProductImageUploadPayload {
+  image: ProductImage
+  userErrors: [UserError!]!
+}
+
+input ProductImageDeleteInput {
+  id: ID!
+}
+
+type ProductImageDeletePayload {
+  deletedImageId: ID
+  userErrors: [UserError!]!
+}
+
+input WarehouseCreateInput {
+  name: String!
+  "Short code, unique in the store: letters, digits, - and _ (stored upper-case)."
+  code: String!
+  address1: String
+  address2: String
+  city: String
+  province: String
+  postalCode: String
+  "ISO 3166-1 alpha-2."
+  countryCode: String
+  phone: String
+  "Make it the default warehouse (the previous default stops being one)."
+  isDefault: Boolean
+  active: Boolean
+  fulfillsOnlineOrders: Boolean
+}
+
+type WarehouseCreatePayload {
+  warehouse: Warehouse
+  userErrors: [UserError!]!
+}
+
+"Why stock changed; recorded in the audit log."
+enum InventoryAdjustReason {
+  RECEIVED
+  CORRECTION
+  CYCLE_COUNT
+  DAMAGED
+  SHRINKAGE
+  RETURN_RESTOCK
+  PROMOTION
+  OTHER
+}
+
+input InventoryAdjustInput {
+  variantId: ID!
+  warehouseId: ID!
+  "Units to add (negative to remove); not 0, at most 1,000,000,000 either way."
+  delta: Int!
+  reason: InventoryAdjustReason!
+  "Free-text note for the audit log, at most 500 characters."
+  note: String
+}
+
+type InventoryAdjustPayload {
+  inventoryLevel: InventoryLevel
+  userErrors: [UserError!]!
+}
+
+input InventoryLevelUpdateInput {
+  variantId: ID!
+  warehouseId: ID!
+  "Alert when available stock falls to or below this (0: when sold out)."
+  lowStockThreshold: Int
+  binLocation: String @goField(omittable: true)
+}
+
+type InventoryLevelUpdatePayload {
+  inventoryLevel: InventoryLevel
+  userErrors: [UserError!]!
+}
+
+input StorefrontConfigUpdateInput {
+  storeName: String
+  storeDescription: String @goField(omittable: true)
+  supportEmail: String @goField(omittable: true)
+  "BCP 47 language tag, e.g. en or fr-CA."
+  defaultLocale: String
+  "Colours, fonts and layout: the shape is in docs/catalog.md. null clears it."
+  theme: Map @goField(omittable: true)
+  "Logo, favicon, cover image, brand colours and tagline (docs/catalog.md). null clears it."
+  branding: Map @goField(omittable: true)
+  "ISO 4217 code, e.g. USD."
+  currency: String
+  "Default tax rate in basis points, 0 to 10000 (825 = 8.25%)."
+  taxRateBps: Int
+  pricesIncludeTax: Boolean
+  guestCheckout: Boolean
+  "Open the storefront to the public."
+  published: Boolean
+  seoTitle: String @goField(omittable: true)
+  seoDescription: String @goField(omittable: true)
+  seoImageUrl: String @goField(omittable: true)
+  "Profile URLs by network, e.g. {\"instagram\": \"https://…\"}."
+  socialLinks: Map @goField(omittable: true)
+}
+
+type StorefrontConfigUpdatePayload {
+  storefrontConfig: StorefrontConfig
+  userErrors: [UserError!]!
+}
+
+"Formats of productImport."
+enum ImportFormat {
+  "One JSON object (a product) per line."
+  JSONL
+  "A header row, then one row per variant; rows of a product share its slug."
+  CSV
+}
+
+input ProductImportInput {
+  file: Upload!
+  format: ImportFormat!
+}
+
+"Why one row of an import failed."
+type ImportRowError {
+  "Line (JSONL) or record (CSV; the header is 1) of the row."
+  row: Int!
+  "The field at fault, e.g. variants.2.sku or price; null for the whole row."
+  field: String
+  message: String!
+  code: UserErrorCode!
+}
+
+type ProductImportPayload {
+  "Products created."
+  created: Int!
+  "Products updated."
+  updated: Int!
+  "Products (JSONL lines, CSV row groups) that failed; nothing of them was saved."
+  failed: Int!
+  "The problems, at most 1000 (the first ones)."
+  errors: [ImportRowError!]!
+  "Problems with the file as a whole (e.g. an unknown CSV column)."
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
 	{Name: "../errors.graphqls", Input: `"""
 A problem with a mutation's input that the caller can fix. Mutations return
 these in their payload's userErrors; the payload's other fields are then null.
@@ -7258,6 +8468,8 @@ enum UserErrorCode {
   NOT_FOUND
   "The last owner of a store cannot do this."
   LAST_OWNER
+  "Too many items (e.g. more than 100 variants or 3 options of a product)."
+  TOO_MANY
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -7291,6 +8503,153 @@ scalar UUID
 
 "The root of all mutations. Every mutation takes one input and returns a payload with userErrors."
 type Mutation
+`, BuiltIn: false},
+	{Name: "../storefront.graphqls", Input: `# The storefront read path: the public catalogue of one store (docs/storefront.md).
+# A STOREFRONT field answers any viewer with a store: an anonymous visitor
+# (X-Storefront-Key or X-Store-Slug), a signed-in customer, or the store's staff.
+# Staff (and secret keys holding products:read or products:write) see every
+# product status; everyone else sees only ACTIVE products whose publishedAt has
+# passed, and only published categories — on every path, nested ones included.
+
+extend type Query {
+  """
+  The store's products, one page at a time (at most 100 per page, 50 when
+  neither first nor last is given).
+
+  Storefront viewers see only ACTIVE products whose publishedAt has passed.
+  Staff and secret keys with products:read see every status and may also use
+  ` + "`" + `where` + "`" + ` (the generated admin filter) and ` + "`" + `orderBy` + "`" + ` (the admin ordering,
+  which replaces sortKey/reverse); for anyone else these two are refused with
+  BAD_USER_INPUT.
+
+  A cursor belongs to the sort (sortKey, or orderBy) that produced it;
+  ` + "`" + `reverse` + "`" + ` may flip with the same cursors.
+  """
+  products(
+    "Returns the first n products after ` + "`" + `after` + "`" + ` (0 to 100)."
+    first: Int
+    "Returns products after this cursor."
+    after: Cursor
+    "Returns the last n products before ` + "`" + `before` + "`" + ` (0 to 100)."
+    last: Int
+    "Returns products before this cursor."
+    before: Cursor
+    """
+    Full-text search over title, tags, description and variant SKUs. Words are
+    matched case-insensitively as prefixes ("shi" finds "Shirt") and all of
+    them must match. At most 10 words of up to 64 characters count.
+    """
+    query: String
+    "Narrow the list; every given filter must hold."
+    filter: ProductFilter
+    "How to sort. RELEVANCE needs a query (without one it sorts by TITLE)."
+    sortKey: ProductSortKeys = TITLE
+    "Reverse the sort (e.g. PRICE highest first, CREATED_AT oldest first)."
+    reverse: Boolean = false
+    "Admin filter over every field (staff and keys with products:read only)."
+    where: ProductWhereInput
+    "Admin ordering (staff and keys with products:read only); replaces sortKey and reverse."
+    orderBy: ProductOrder
+  ): ProductConnection! @auth(scope: STOREFRONT)
+
+  """
+  One product, by id or by slug (give exactly one). Null when the store has
+  no such product, or when a storefront viewer asks for a product it may not
+  see (a draft, archived or not yet published).
+  """
+  product(id: ID, slug: String): Product @auth(scope: STOREFRONT)
+
+  """
+  The category tree: the root categories, ordered by position, each with its
+  ` + "`" + `children` + "`" + ` (a connection) down the tree. Storefront viewers see only
+  published categories (an unpublished one hides its subtree).
+  """
+  categories(
+    first: Int
+    after: Cursor
+    last: Int
+    before: Cursor
+  ): ProductCategoryConnection! @auth(scope: STOREFRONT)
+
+  "The store's storefront settings: name, theme, branding, currency, tax and checkout rules."
+  storefront: StorefrontConfig! @auth(scope: STOREFRONT)
+}
+
+"Filters of Query.products. Every given filter must hold."
+input ProductFilter {
+  "Products of this category or of any category below it."
+  categoryId: ID
+  "Products with a variant priced at least this much (minor units)."
+  priceMin: Int
+  "Products with a variant priced at most this much (minor units)."
+  priceMax: Int
+  """
+  true: products with at least one available variant (stock on hand minus
+  reserved above zero, or not tracked, or backorder allowed); false: products
+  with none.
+  """
+  inStock: Boolean
+  "Products carrying at least one of these tags (exact match; at most 20)."
+  tags: [String!]
+}
+
+"Sort orders of Query.products."
+enum ProductSortKeys {
+  "By title, A to Z (then by id)."
+  TITLE
+  "By lowest variant price, cheapest first (then by id)."
+  PRICE
+  "Newest first (then by id)."
+  CREATED_AT
+  "Best match of ` + "`" + `query` + "`" + ` first; without a query, the same as TITLE."
+  RELEVANCE
+}
+
+"An amount of money."
+type Money {
+  "Integer amount in the currency's minor units (cents for USD)."
+  amount: Int!
+  "ISO 4217 currency code, e.g. USD."
+  currencyCode: String!
+}
+
+"The lowest and highest price of a product's variants."
+type ProductPriceRange {
+  "The cheapest variant's price."
+  min: Money!
+  "The dearest variant's price."
+  max: Money!
+}
+
+"What search engines and link previews show for a page."
+type SEO {
+  "Page title: the SEO title, else the product's title."
+  title: String
+  "Meta description: the SEO description, else the start of the description (at most 160 characters)."
+  description: String
+}
+
+extend type Product {
+  "Lowest and highest variant price."
+  priceRange: ProductPriceRange!
+  "The image marked featured, else the first image by position; null when the product has none."
+  featuredImage: ProductImage
+  "Title and description for search engines."
+  seo: SEO!
+  """
+  Units available (on hand minus reserved) over all tracked variants and
+  warehouses, as last recorded. Staff only.
+  """
+  totalInventory: Int @auth(scope: STAFF, permission: "products:read")
+}
+
+extend type ProductVariant {
+  """
+  Whether the variant can be bought now: it has stock available, or it does
+  not track inventory, or it allows backorders.
+  """
+  available: Boolean!
+}
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -14928,10 +16287,6 @@ type Product implements Node {
   """
   priceMax: Int!
   currency: String!
-  """
-  Units available (on hand minus reserved) over all tracked variants and warehouses (denormalised; the inStock filter).
-  """
-  totalInventory: Int!
   category: ProductCategory
   variants: [ProductVariant!]
   images: [ProductImage!]
@@ -15613,7 +16968,7 @@ type ProductVariant implements Node {
   """
   Unit cost to the merchant, for margin reports; never shown on the storefront.
   """
-  cost: Int
+  cost: Int @auth(scope: STAFF, permission: "products:read")
   currency: String!
   """
   Shipping weight of one unit, for weight-based shipping rates.
@@ -15642,7 +16997,7 @@ type ProductVariant implements Node {
   allowBackorder: Boolean!
   product: Product!
   images: [ProductImage!]
-  inventoryLevels: [InventoryLevel!]
+  inventoryLevels: [InventoryLevel!] @auth(scope: STAFF, permission: "products:read")
 }
 """
 A connection to a list of items.
@@ -16634,37 +17989,6 @@ type Query {
     """
     where: OutboxEventWhereInput
   ): OutboxEventConnection! @auth(scope: STAFF, permission: "events:read")
-  products(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for Products returned from the connection.
-    """
-    orderBy: ProductOrder
-
-    """
-    Filtering options for Products returned from the connection.
-    """
-    where: ProductWhereInput
-  ): ProductConnection! @auth(scope: STAFF, permission: "products:read")
   productCategories(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -20241,6 +21565,36 @@ func (ec *executionContext) childFields_CartItem(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type CartItem", field.Name)
 }
 
+func (ec *executionContext) childFields_CategoryCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_CategoryCreatePayload_category(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CategoryCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CategoryCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CategoryDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedCategoryId":
+		return ec.fieldContext_CategoryDeletePayload_deletedCategoryId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CategoryDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CategoryDeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CategoryUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_CategoryUpdatePayload_category(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CategoryUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CategoryUpdatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -20929,6 +22283,30 @@ func (ec *executionContext) childFields_EmailTemplateEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EmailTemplateEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportRowError_row(ctx, field)
+	case "field":
+		return ec.fieldContext_ImportRowError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRowError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportRowError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRowError", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryAdjustPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inventoryLevel":
+		return ec.fieldContext_InventoryAdjustPayload_inventoryLevel(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryAdjustPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryAdjustPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -20959,6 +22337,8 @@ func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, fiel
 		return ec.fieldContext_InventoryLevel_variant(ctx, field)
 	case "warehouse":
 		return ec.fieldContext_InventoryLevel_warehouse(ctx, field)
+	case "quantityAvailable":
+		return ec.fieldContext_InventoryLevel_quantityAvailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryLevel", field.Name)
 }
@@ -20983,6 +22363,16 @@ func (ec *executionContext) childFields_InventoryLevelEdge(ctx context.Context, 
 		return ec.fieldContext_InventoryLevelEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InventoryLevelUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inventoryLevel":
+		return ec.fieldContext_InventoryLevelUpdatePayload_inventoryLevel(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_InventoryLevelUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryLevelUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21081,6 +22471,16 @@ func (ec *executionContext) childFields_MerchantRegisterPayload(ctx context.Cont
 		return ec.fieldContext_MerchantRegisterPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantRegisterPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_Money_amount(ctx, field)
+	case "currencyCode":
+		return ec.fieldContext_Money_currencyCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
 }
 
 func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21431,14 +22831,20 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_priceMax(ctx, field)
 	case "currency":
 		return ec.fieldContext_Product_currency(ctx, field)
-	case "totalInventory":
-		return ec.fieldContext_Product_totalInventory(ctx, field)
 	case "category":
 		return ec.fieldContext_Product_category(ctx, field)
 	case "variants":
 		return ec.fieldContext_Product_variants(ctx, field)
 	case "images":
 		return ec.fieldContext_Product_images(ctx, field)
+	case "priceRange":
+		return ec.fieldContext_Product_priceRange(ctx, field)
+	case "featuredImage":
+		return ec.fieldContext_Product_featuredImage(ctx, field)
+	case "seo":
+		return ec.fieldContext_Product_seo(ctx, field)
+	case "totalInventory":
+		return ec.fieldContext_Product_totalInventory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
 }
@@ -21513,6 +22919,28 @@ func (ec *executionContext) childFields_ProductConnection(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "product":
+		return ec.fieldContext_ProductCreatePayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedProductId":
+		return ec.fieldContext_ProductDeletePayload_deletedProductId(ctx, field)
+	case "archivedProduct":
+		return ec.fieldContext_ProductDeletePayload_archivedProduct(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductDeletePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -21561,6 +22989,72 @@ func (ec *executionContext) childFields_ProductImage(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ProductImage", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductImageAddPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "image":
+		return ec.fieldContext_ProductImageAddPayload_image(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductImageAddPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductImageAddPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductImageDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedImageId":
+		return ec.fieldContext_ProductImageDeletePayload_deletedImageId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductImageDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductImageDeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductImageUploadPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "image":
+		return ec.fieldContext_ProductImageUploadPayload_image(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductImageUploadPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductImageUploadPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "created":
+		return ec.fieldContext_ProductImportPayload_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_ProductImportPayload_updated(ctx, field)
+	case "failed":
+		return ec.fieldContext_ProductImportPayload_failed(ctx, field)
+	case "errors":
+		return ec.fieldContext_ProductImportPayload_errors(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductImportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductImportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductPriceRange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "min":
+		return ec.fieldContext_ProductPriceRange_min(ctx, field)
+	case "max":
+		return ec.fieldContext_ProductPriceRange_max(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductPriceRange", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "product":
+		return ec.fieldContext_ProductUpdatePayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductUpdatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -21607,6 +23101,8 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_inventoryLevels(ctx, field)
 	case "quantityAvailable":
 		return ec.fieldContext_ProductVariant_quantityAvailable(ctx, field)
+	case "available":
+		return ec.fieldContext_ProductVariant_available(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariant", field.Name)
 }
@@ -21623,6 +23119,30 @@ func (ec *executionContext) childFields_ProductVariantConnection(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductVariantCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productVariant":
+		return ec.fieldContext_ProductVariantCreatePayload_productVariant(ctx, field)
+	case "product":
+		return ec.fieldContext_ProductVariantCreatePayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductVariantCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantCreatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedProductVariantId":
+		return ec.fieldContext_ProductVariantDeletePayload_deletedProductVariantId(ctx, field)
+	case "product":
+		return ec.fieldContext_ProductVariantDeletePayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductVariantDeletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantDeletePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductVariantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -21631,6 +23151,18 @@ func (ec *executionContext) childFields_ProductVariantEdge(ctx context.Context, 
 		return ec.fieldContext_ProductVariantEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productVariant":
+		return ec.fieldContext_ProductVariantUpdatePayload_productVariant(ctx, field)
+	case "product":
+		return ec.fieldContext_ProductVariantUpdatePayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductVariantUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantUpdatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21669,6 +23201,16 @@ func (ec *executionContext) childFields_Refund(ctx context.Context, field graphq
 		return ec.fieldContext_Refund_payment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Refund", field.Name)
+}
+
+func (ec *executionContext) childFields_SEO(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "title":
+		return ec.fieldContext_SEO_title(ctx, field)
+	case "description":
+		return ec.fieldContext_SEO_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SEO", field.Name)
 }
 
 func (ec *executionContext) childFields_SegmentMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -21853,6 +23395,60 @@ func (ec *executionContext) childFields_ShoppingCartEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ShoppingCartEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_StorefrontConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StorefrontConfig_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StorefrontConfig_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_StorefrontConfig_updatedAt(ctx, field)
+	case "storeName":
+		return ec.fieldContext_StorefrontConfig_storeName(ctx, field)
+	case "storeDescription":
+		return ec.fieldContext_StorefrontConfig_storeDescription(ctx, field)
+	case "supportEmail":
+		return ec.fieldContext_StorefrontConfig_supportEmail(ctx, field)
+	case "domain":
+		return ec.fieldContext_StorefrontConfig_domain(ctx, field)
+	case "defaultLocale":
+		return ec.fieldContext_StorefrontConfig_defaultLocale(ctx, field)
+	case "theme":
+		return ec.fieldContext_StorefrontConfig_theme(ctx, field)
+	case "branding":
+		return ec.fieldContext_StorefrontConfig_branding(ctx, field)
+	case "currency":
+		return ec.fieldContext_StorefrontConfig_currency(ctx, field)
+	case "taxRateBps":
+		return ec.fieldContext_StorefrontConfig_taxRateBps(ctx, field)
+	case "pricesIncludeTax":
+		return ec.fieldContext_StorefrontConfig_pricesIncludeTax(ctx, field)
+	case "guestCheckout":
+		return ec.fieldContext_StorefrontConfig_guestCheckout(ctx, field)
+	case "published":
+		return ec.fieldContext_StorefrontConfig_published(ctx, field)
+	case "seoTitle":
+		return ec.fieldContext_StorefrontConfig_seoTitle(ctx, field)
+	case "seoDescription":
+		return ec.fieldContext_StorefrontConfig_seoDescription(ctx, field)
+	case "seoImageURL":
+		return ec.fieldContext_StorefrontConfig_seoImageURL(ctx, field)
+	case "socialLinks":
+		return ec.fieldContext_StorefrontConfig_socialLinks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StorefrontConfig", field.Name)
+}
+
+func (ec *executionContext) childFields_StorefrontConfigUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "storefrontConfig":
+		return ec.fieldContext_StorefrontConfigUpdatePayload_storefrontConfig(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_StorefrontConfigUpdatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StorefrontConfigUpdatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_TokenRefreshPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "accessToken":
@@ -21979,6 +23575,16 @@ func (ec *executionContext) childFields_WarehouseConnection(ctx context.Context,
 		return ec.fieldContext_WarehouseConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WarehouseConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WarehouseCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "warehouse":
+		return ec.fieldContext_WarehouseCreatePayload_warehouse(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WarehouseCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WarehouseCreatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_WarehouseEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

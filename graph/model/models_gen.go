@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/product"
 )
 
 type APIKeyCreateInput struct {
@@ -52,6 +54,56 @@ type AccountDeletePayload struct {
 	UserErrors  []*UserError `json:"userErrors"`
 }
 
+type CategoryCreateInput struct {
+	Name string `json:"name"`
+	// Generated from the name (unique in the store) when left out.
+	Slug        *string `json:"slug,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// The parent; a root category when left out.
+	ParentID *uuid.UUID `json:"parentId,omitempty"`
+	// Position among its siblings (0 first); the end when left out.
+	Position       *int    `json:"position,omitempty"`
+	ImageURL       *string `json:"imageUrl,omitempty"`
+	SeoTitle       *string `json:"seoTitle,omitempty"`
+	SeoDescription *string `json:"seoDescription,omitempty"`
+	// Shown on the storefront (true when left out).
+	Published *bool `json:"published,omitempty"`
+}
+
+type CategoryCreatePayload struct {
+	Category   *ent.ProductCategory `json:"category,omitempty"`
+	UserErrors []*UserError         `json:"userErrors"`
+}
+
+type CategoryDeleteInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type CategoryDeletePayload struct {
+	DeletedCategoryID *uuid.UUID   `json:"deletedCategoryId,omitempty"`
+	UserErrors        []*UserError `json:"userErrors"`
+}
+
+type CategoryUpdateInput struct {
+	ID          uuid.UUID                  `json:"id"`
+	Name        *string                    `json:"name,omitempty"`
+	Slug        *string                    `json:"slug,omitempty"`
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Move under another parent; null moves it to the root.
+	ParentID graphql.Omittable[*uuid.UUID] `json:"parentId,omitempty"`
+	// Position among its (new) siblings, 0 first; the others shift.
+	Position       *int                       `json:"position,omitempty"`
+	ImageURL       graphql.Omittable[*string] `json:"imageUrl,omitempty"`
+	SeoTitle       graphql.Omittable[*string] `json:"seoTitle,omitempty"`
+	SeoDescription graphql.Omittable[*string] `json:"seoDescription,omitempty"`
+	Published      *bool                      `json:"published,omitempty"`
+}
+
+type CategoryUpdatePayload struct {
+	Category   *ent.ProductCategory `json:"category,omitempty"`
+	UserErrors []*UserError         `json:"userErrors"`
+}
+
 type CustomerLoginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -79,6 +131,44 @@ type CustomerRegisterPayload struct {
 	CustomerAccessToken *string      `json:"customerAccessToken,omitempty"`
 	RefreshToken        *string      `json:"refreshToken,omitempty"`
 	UserErrors          []*UserError `json:"userErrors"`
+}
+
+// Why one row of an import failed.
+type ImportRowError struct {
+	// Line (JSONL) or record (CSV; the header is 1) of the row.
+	Row int `json:"row"`
+	// The field at fault, e.g. variants.2.sku or price; null for the whole row.
+	Field   *string       `json:"field,omitempty"`
+	Message string        `json:"message"`
+	Code    UserErrorCode `json:"code"`
+}
+
+type InventoryAdjustInput struct {
+	VariantID   uuid.UUID `json:"variantId"`
+	WarehouseID uuid.UUID `json:"warehouseId"`
+	// Units to add (negative to remove); not 0, at most 1,000,000,000 either way.
+	Delta  int                   `json:"delta"`
+	Reason InventoryAdjustReason `json:"reason"`
+	// Free-text note for the audit log, at most 500 characters.
+	Note *string `json:"note,omitempty"`
+}
+
+type InventoryAdjustPayload struct {
+	InventoryLevel *ent.InventoryLevel `json:"inventoryLevel,omitempty"`
+	UserErrors     []*UserError        `json:"userErrors"`
+}
+
+type InventoryLevelUpdateInput struct {
+	VariantID   uuid.UUID `json:"variantId"`
+	WarehouseID uuid.UUID `json:"warehouseId"`
+	// Alert when available stock falls to or below this (0: when sold out).
+	LowStockThreshold *int                       `json:"lowStockThreshold,omitempty"`
+	BinLocation       graphql.Omittable[*string] `json:"binLocation,omitempty"`
+}
+
+type InventoryLevelUpdatePayload struct {
+	InventoryLevel *ent.InventoryLevel `json:"inventoryLevel,omitempty"`
+	UserErrors     []*UserError        `json:"userErrors"`
 }
 
 type LoginInput struct {
@@ -133,6 +223,298 @@ type MerchantRegisterPayload struct {
 	UserErrors    []*UserError `json:"userErrors"`
 }
 
+// An amount of money.
+type Money struct {
+	// Integer amount in the currency's minor units (cents for USD).
+	Amount int `json:"amount"`
+	// ISO 4217 currency code, e.g. USD.
+	CurrencyCode string `json:"currencyCode"`
+}
+
+type ProductCreateInput struct {
+	Title string `json:"title"`
+	// URL handle; generated from the title (unique in the store) when left out.
+	Slug            *string `json:"slug,omitempty"`
+	Description     *string `json:"description,omitempty"`
+	DescriptionHTML *string `json:"descriptionHtml,omitempty"`
+	// DRAFT when left out. An ACTIVE product without publishedAt is published now.
+	Status      *product.Status `json:"status,omitempty"`
+	PublishedAt *time.Time      `json:"publishedAt,omitempty"`
+	Vendor      *string         `json:"vendor,omitempty"`
+	ProductType *string         `json:"productType,omitempty"`
+	// At most 250 tags of up to 64 characters.
+	Tags           []string   `json:"tags,omitempty"`
+	SeoTitle       *string    `json:"seoTitle,omitempty"`
+	SeoDescription *string    `json:"seoDescription,omitempty"`
+	CategoryID     *uuid.UUID `json:"categoryId,omitempty"`
+	// At most 3 axes, at most 100 combinations.
+	Options []*ProductOptionInput `json:"options,omitempty"`
+	// Explicit variants (at most 100); generated from the options when left out.
+	Variants []*ProductVariantInput `json:"variants,omitempty"`
+	// Price of generated variants (0 when left out).
+	Price *int `json:"price,omitempty"`
+	// Compare-at price of generated variants.
+	CompareAtPrice *int `json:"compareAtPrice,omitempty"`
+	// Cost of generated variants.
+	Cost *int `json:"cost,omitempty"`
+	// Weight of generated variants.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+}
+
+type ProductCreatePayload struct {
+	Product    *ent.Product `json:"product,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type ProductDeleteInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type ProductDeletePayload struct {
+	// Set when the product was deleted.
+	DeletedProductID *uuid.UUID `json:"deletedProductId,omitempty"`
+	// Set when the product was archived instead (its variants were ordered).
+	ArchivedProduct *ent.Product `json:"archivedProduct,omitempty"`
+	UserErrors      []*UserError `json:"userErrors"`
+}
+
+// Filters of Query.products. Every given filter must hold.
+type ProductFilter struct {
+	// Products of this category or of any category below it.
+	CategoryID *uuid.UUID `json:"categoryId,omitempty"`
+	// Products with a variant priced at least this much (minor units).
+	PriceMin *int `json:"priceMin,omitempty"`
+	// Products with a variant priced at most this much (minor units).
+	PriceMax *int `json:"priceMax,omitempty"`
+	// true: products with at least one available variant (stock on hand minus
+	// reserved above zero, or not tracked, or backorder allowed); false: products
+	// with none.
+	InStock *bool `json:"inStock,omitempty"`
+	// Products carrying at least one of these tags (exact match; at most 20).
+	Tags []string `json:"tags,omitempty"`
+}
+
+type ProductImageAddInput struct {
+	ProductID uuid.UUID `json:"productId"`
+	// An absolute http(s) URL, at most 2048 characters.
+	URL string  `json:"url"`
+	Alt *string `json:"alt,omitempty"`
+	// Position in the gallery (0 first); the end when left out.
+	Position *int `json:"position,omitempty"`
+	// Make it the product's featured image. The first image of a product is featured anyway.
+	Featured *bool `json:"featured,omitempty"`
+	// The variant the image shows; it must be the product's.
+	VariantID *uuid.UUID `json:"variantId,omitempty"`
+}
+
+type ProductImageAddPayload struct {
+	Image      *ent.ProductImage `json:"image,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
+}
+
+type ProductImageDeleteInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type ProductImageDeletePayload struct {
+	DeletedImageID *uuid.UUID   `json:"deletedImageId,omitempty"`
+	UserErrors     []*UserError `json:"userErrors"`
+}
+
+type ProductImageUploadInput struct {
+	ProductID uuid.UUID `json:"productId"`
+	// The image: at most 10 MiB of JPEG, PNG, WebP or GIF.
+	File      graphql.Upload `json:"file"`
+	Alt       *string        `json:"alt,omitempty"`
+	Position  *int           `json:"position,omitempty"`
+	Featured  *bool          `json:"featured,omitempty"`
+	VariantID *uuid.UUID     `json:"variantId,omitempty"`
+}
+
+type ProductImageUploadPayload struct {
+	Image      *ent.ProductImage `json:"image,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
+}
+
+type ProductImportInput struct {
+	File   graphql.Upload `json:"file"`
+	Format ImportFormat   `json:"format"`
+}
+
+type ProductImportPayload struct {
+	// Products created.
+	Created int `json:"created"`
+	// Products updated.
+	Updated int `json:"updated"`
+	// Products (JSONL lines, CSV row groups) that failed; nothing of them was saved.
+	Failed int `json:"failed"`
+	// The problems, at most 1000 (the first ones).
+	Errors []*ImportRowError `json:"errors"`
+	// Problems with the file as a whole (e.g. an unknown CSV column).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// An option axis of a product and its values, in display order.
+type ProductOptionInput struct {
+	// E.g. Size; unique (ignoring case) within the product.
+	Name string `json:"name"`
+	// E.g. ["S", "M", "L"]; at least one, unique.
+	Values []string `json:"values"`
+}
+
+// The lowest and highest price of a product's variants.
+type ProductPriceRange struct {
+	// The cheapest variant's price.
+	Min *Money `json:"min"`
+	// The dearest variant's price.
+	Max *Money `json:"max"`
+}
+
+type ProductUpdateInput struct {
+	ID    uuid.UUID `json:"id"`
+	Title *string   `json:"title,omitempty"`
+	// A new slug must be free in the store; a changed title never changes the slug.
+	Slug            *string                       `json:"slug,omitempty"`
+	Description     graphql.Omittable[*string]    `json:"description,omitempty"`
+	DescriptionHTML graphql.Omittable[*string]    `json:"descriptionHtml,omitempty"`
+	Status          *product.Status               `json:"status,omitempty"`
+	PublishedAt     graphql.Omittable[*time.Time] `json:"publishedAt,omitempty"`
+	Vendor          graphql.Omittable[*string]    `json:"vendor,omitempty"`
+	ProductType     graphql.Omittable[*string]    `json:"productType,omitempty"`
+	Tags            []string                      `json:"tags,omitempty"`
+	SeoTitle        graphql.Omittable[*string]    `json:"seoTitle,omitempty"`
+	SeoDescription  graphql.Omittable[*string]    `json:"seoDescription,omitempty"`
+	// null removes the product from its category.
+	CategoryID graphql.Omittable[*uuid.UUID] `json:"categoryId,omitempty"`
+	Options    []*ProductOptionInput         `json:"options,omitempty"`
+	Variants   []*ProductVariantInput        `json:"variants,omitempty"`
+}
+
+type ProductUpdatePayload struct {
+	Product    *ent.Product `json:"product,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type ProductVariantCreateInput struct {
+	ProductID uuid.UUID `json:"productId"`
+	Sku       *string   `json:"sku,omitempty"`
+	Title     *string   `json:"title,omitempty"`
+	// One value per option axis of the product; a new value extends the axis.
+	OptionValues   map[string]any `json:"optionValues,omitempty"`
+	Price          int            `json:"price"`
+	CompareAtPrice *int           `json:"compareAtPrice,omitempty"`
+	Cost           *int           `json:"cost,omitempty"`
+	WeightGrams    *int           `json:"weightGrams,omitempty"`
+	Barcode        *string        `json:"barcode,omitempty"`
+	// Position among the product's variants; the end when left out.
+	Position         *int  `json:"position,omitempty"`
+	RequiresShipping *bool `json:"requiresShipping,omitempty"`
+	Taxable          *bool `json:"taxable,omitempty"`
+	TrackInventory   *bool `json:"trackInventory,omitempty"`
+	AllowBackorder   *bool `json:"allowBackorder,omitempty"`
+}
+
+type ProductVariantCreatePayload struct {
+	ProductVariant *ent.ProductVariant `json:"productVariant,omitempty"`
+	Product        *ent.Product        `json:"product,omitempty"`
+	UserErrors     []*UserError        `json:"userErrors"`
+}
+
+type ProductVariantDeleteInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type ProductVariantDeletePayload struct {
+	DeletedProductVariantID *uuid.UUID   `json:"deletedProductVariantId,omitempty"`
+	Product                 *ent.Product `json:"product,omitempty"`
+	UserErrors              []*UserError `json:"userErrors"`
+}
+
+// A variant of productCreate or productUpdate.
+type ProductVariantInput struct {
+	// Unique in the store; generated from the slug and option values when left out.
+	Sku *string `json:"sku,omitempty"`
+	// Display name; the option values joined with " / " when left out.
+	Title *string `json:"title,omitempty"`
+	// One value per option axis, e.g. {"Size": "M"}.
+	OptionValues map[string]any `json:"optionValues,omitempty"`
+	// Price in minor units, at least 0.
+	Price          int  `json:"price"`
+	CompareAtPrice *int `json:"compareAtPrice,omitempty"`
+	// Unit cost in minor units, never shown on the storefront.
+	Cost        *int    `json:"cost,omitempty"`
+	WeightGrams *int    `json:"weightGrams,omitempty"`
+	Barcode     *string `json:"barcode,omitempty"`
+	// Display order; the order of the list when left out.
+	Position         *int  `json:"position,omitempty"`
+	RequiresShipping *bool `json:"requiresShipping,omitempty"`
+	Taxable          *bool `json:"taxable,omitempty"`
+	TrackInventory   *bool `json:"trackInventory,omitempty"`
+	AllowBackorder   *bool `json:"allowBackorder,omitempty"`
+}
+
+type ProductVariantUpdateInput struct {
+	ID             uuid.UUID                  `json:"id"`
+	Sku            *string                    `json:"sku,omitempty"`
+	Title          *string                    `json:"title,omitempty"`
+	OptionValues   map[string]any             `json:"optionValues,omitempty"`
+	Price          *int                       `json:"price,omitempty"`
+	CompareAtPrice graphql.Omittable[*int]    `json:"compareAtPrice,omitempty"`
+	Cost           graphql.Omittable[*int]    `json:"cost,omitempty"`
+	WeightGrams    *int                       `json:"weightGrams,omitempty"`
+	Barcode        graphql.Omittable[*string] `json:"barcode,omitempty"`
+	// Position among the product's variants; the others shift.
+	Position         *int  `json:"position,omitempty"`
+	RequiresShipping *bool `json:"requiresShipping,omitempty"`
+	Taxable          *bool `json:"taxable,omitempty"`
+	TrackInventory   *bool `json:"trackInventory,omitempty"`
+	AllowBackorder   *bool `json:"allowBackorder,omitempty"`
+}
+
+type ProductVariantUpdatePayload struct {
+	ProductVariant *ent.ProductVariant `json:"productVariant,omitempty"`
+	Product        *ent.Product        `json:"product,omitempty"`
+	UserErrors     []*UserError        `json:"userErrors"`
+}
+
+// What search engines and link previews show for a page.
+type Seo struct {
+	// Page title: the SEO title, else the product's title.
+	Title *string `json:"title,omitempty"`
+	// Meta description: the SEO description, else the start of the description (at most 160 characters).
+	Description *string `json:"description,omitempty"`
+}
+
+type StorefrontConfigUpdateInput struct {
+	StoreName        *string                    `json:"storeName,omitempty"`
+	StoreDescription graphql.Omittable[*string] `json:"storeDescription,omitempty"`
+	SupportEmail     graphql.Omittable[*string] `json:"supportEmail,omitempty"`
+	// BCP 47 language tag, e.g. en or fr-CA.
+	DefaultLocale *string `json:"defaultLocale,omitempty"`
+	// Colours, fonts and layout: the shape is in docs/catalog.md. null clears it.
+	Theme graphql.Omittable[map[string]any] `json:"theme,omitempty"`
+	// Logo, favicon, cover image, brand colours and tagline (docs/catalog.md). null clears it.
+	Branding graphql.Omittable[map[string]any] `json:"branding,omitempty"`
+	// ISO 4217 code, e.g. USD.
+	Currency *string `json:"currency,omitempty"`
+	// Default tax rate in basis points, 0 to 10000 (825 = 8.25%).
+	TaxRateBps       *int  `json:"taxRateBps,omitempty"`
+	PricesIncludeTax *bool `json:"pricesIncludeTax,omitempty"`
+	GuestCheckout    *bool `json:"guestCheckout,omitempty"`
+	// Open the storefront to the public.
+	Published      *bool                      `json:"published,omitempty"`
+	SeoTitle       graphql.Omittable[*string] `json:"seoTitle,omitempty"`
+	SeoDescription graphql.Omittable[*string] `json:"seoDescription,omitempty"`
+	SeoImageURL    graphql.Omittable[*string] `json:"seoImageUrl,omitempty"`
+	// Profile URLs by network, e.g. {"instagram": "https://…"}.
+	SocialLinks graphql.Omittable[map[string]any] `json:"socialLinks,omitempty"`
+}
+
+type StorefrontConfigUpdatePayload struct {
+	StorefrontConfig *ent.StorefrontConfig `json:"storefrontConfig,omitempty"`
+	UserErrors       []*UserError          `json:"userErrors"`
+}
+
 type TokenRefreshInput struct {
 	RefreshToken string `json:"refreshToken"`
 }
@@ -152,6 +534,219 @@ type UserError struct {
 	Message string `json:"message"`
 	// Machine-readable code.
 	Code UserErrorCode `json:"code"`
+}
+
+type WarehouseCreateInput struct {
+	Name string `json:"name"`
+	// Short code, unique in the store: letters, digits, - and _ (stored upper-case).
+	Code       string  `json:"code"`
+	Address1   *string `json:"address1,omitempty"`
+	Address2   *string `json:"address2,omitempty"`
+	City       *string `json:"city,omitempty"`
+	Province   *string `json:"province,omitempty"`
+	PostalCode *string `json:"postalCode,omitempty"`
+	// ISO 3166-1 alpha-2.
+	CountryCode *string `json:"countryCode,omitempty"`
+	Phone       *string `json:"phone,omitempty"`
+	// Make it the default warehouse (the previous default stops being one).
+	IsDefault            *bool `json:"isDefault,omitempty"`
+	Active               *bool `json:"active,omitempty"`
+	FulfillsOnlineOrders *bool `json:"fulfillsOnlineOrders,omitempty"`
+}
+
+type WarehouseCreatePayload struct {
+	Warehouse  *ent.Warehouse `json:"warehouse,omitempty"`
+	UserErrors []*UserError   `json:"userErrors"`
+}
+
+// Formats of productImport.
+type ImportFormat string
+
+const (
+	// One JSON object (a product) per line.
+	ImportFormatJSONL ImportFormat = "JSONL"
+	// A header row, then one row per variant; rows of a product share its slug.
+	ImportFormatCSV ImportFormat = "CSV"
+)
+
+var AllImportFormat = []ImportFormat{
+	ImportFormatJSONL,
+	ImportFormatCSV,
+}
+
+func (e ImportFormat) IsValid() bool {
+	switch e {
+	case ImportFormatJSONL, ImportFormatCSV:
+		return true
+	}
+	return false
+}
+
+func (e ImportFormat) String() string {
+	return string(e)
+}
+
+func (e *ImportFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportFormat", str)
+	}
+	return nil
+}
+
+func (e ImportFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why stock changed; recorded in the audit log.
+type InventoryAdjustReason string
+
+const (
+	InventoryAdjustReasonReceived      InventoryAdjustReason = "RECEIVED"
+	InventoryAdjustReasonCorrection    InventoryAdjustReason = "CORRECTION"
+	InventoryAdjustReasonCycleCount    InventoryAdjustReason = "CYCLE_COUNT"
+	InventoryAdjustReasonDamaged       InventoryAdjustReason = "DAMAGED"
+	InventoryAdjustReasonShrinkage     InventoryAdjustReason = "SHRINKAGE"
+	InventoryAdjustReasonReturnRestock InventoryAdjustReason = "RETURN_RESTOCK"
+	InventoryAdjustReasonPromotion     InventoryAdjustReason = "PROMOTION"
+	InventoryAdjustReasonOther         InventoryAdjustReason = "OTHER"
+)
+
+var AllInventoryAdjustReason = []InventoryAdjustReason{
+	InventoryAdjustReasonReceived,
+	InventoryAdjustReasonCorrection,
+	InventoryAdjustReasonCycleCount,
+	InventoryAdjustReasonDamaged,
+	InventoryAdjustReasonShrinkage,
+	InventoryAdjustReasonReturnRestock,
+	InventoryAdjustReasonPromotion,
+	InventoryAdjustReasonOther,
+}
+
+func (e InventoryAdjustReason) IsValid() bool {
+	switch e {
+	case InventoryAdjustReasonReceived, InventoryAdjustReasonCorrection, InventoryAdjustReasonCycleCount, InventoryAdjustReasonDamaged, InventoryAdjustReasonShrinkage, InventoryAdjustReasonReturnRestock, InventoryAdjustReasonPromotion, InventoryAdjustReasonOther:
+		return true
+	}
+	return false
+}
+
+func (e InventoryAdjustReason) String() string {
+	return string(e)
+}
+
+func (e *InventoryAdjustReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InventoryAdjustReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InventoryAdjustReason", str)
+	}
+	return nil
+}
+
+func (e InventoryAdjustReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InventoryAdjustReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InventoryAdjustReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort orders of Query.products.
+type ProductSortKeys string
+
+const (
+	// By title, A to Z (then by id).
+	ProductSortKeysTitle ProductSortKeys = "TITLE"
+	// By lowest variant price, cheapest first (then by id).
+	ProductSortKeysPrice ProductSortKeys = "PRICE"
+	// Newest first (then by id).
+	ProductSortKeysCreatedAt ProductSortKeys = "CREATED_AT"
+	// Best match of `query` first; without a query, the same as TITLE.
+	ProductSortKeysRelevance ProductSortKeys = "RELEVANCE"
+)
+
+var AllProductSortKeys = []ProductSortKeys{
+	ProductSortKeysTitle,
+	ProductSortKeysPrice,
+	ProductSortKeysCreatedAt,
+	ProductSortKeysRelevance,
+}
+
+func (e ProductSortKeys) IsValid() bool {
+	switch e {
+	case ProductSortKeysTitle, ProductSortKeysPrice, ProductSortKeysCreatedAt, ProductSortKeysRelevance:
+		return true
+	}
+	return false
+}
+
+func (e ProductSortKeys) String() string {
+	return string(e)
+}
+
+func (e *ProductSortKeys) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProductSortKeys(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProductSortKeys", str)
+	}
+	return nil
+}
+
+func (e ProductSortKeys) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProductSortKeys) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProductSortKeys) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // The kinds of caller a field may allow.
@@ -247,6 +842,8 @@ const (
 	UserErrorCodeNotFound UserErrorCode = "NOT_FOUND"
 	// The last owner of a store cannot do this.
 	UserErrorCodeLastOwner UserErrorCode = "LAST_OWNER"
+	// Too many items (e.g. more than 100 variants or 3 options of a product).
+	UserErrorCodeTooMany UserErrorCode = "TOO_MANY"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -261,11 +858,12 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeUnknownPermission,
 	UserErrorCodeNotFound,
 	UserErrorCodeLastOwner,
+	UserErrorCodeTooMany,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany:
 		return true
 	}
 	return false

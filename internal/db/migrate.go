@@ -31,7 +31,8 @@ const MigrationTable = "goose_db_version"
 // several processes at once. PostgreSQL applies the versioned SQL files under
 // a session advisory lock, as the DATABASE_URL role (the owner): they create
 // the tables, the tenant and system roles and the row-level security
-// policies. The embedded SQLite file is migrated by ent's auto-migration.
+// policies. The embedded SQLite file is migrated by ent's auto-migration,
+// plus the storefront's FTS5 search table and its triggers (search.go).
 func (d *DB) Migrate(ctx context.Context) error {
 	switch d.Dialect {
 	case dialect.Postgres:
@@ -41,7 +42,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 		if err := raw.Schema.Create(ctx, schema.WithForeignKeys(true)); err != nil {
 			return fmt.Errorf("db: migrate sqlite: %w", err)
 		}
-		return nil
+		return migrateSQLiteSearch(ctx, d.SQL)
 	}
 }
 

@@ -86,6 +86,15 @@ func (v Viewer) Can(permission string) bool {
 	return false
 }
 
+// SeesWholeCatalogue reports whether the viewer reads the store's catalogue
+// as its administrator: every product status, unpublished categories and
+// admin filters. Staff users, platform admins and secret keys holding
+// products:read or products:write do; storefront visitors, customers and
+// other keys see what the storefront shows (active, published products).
+func (v Viewer) SeesWholeCatalogue() bool {
+	return v.IsStaff() && (v.Can("products:read") || v.Can("products:write"))
+}
+
 type viewerKey struct{}
 type systemKey struct{}
 

@@ -64,7 +64,22 @@ func newGraphQLHandler(s *Server) http.Handler {
 	srv.Use(&limiter{limits: limits, schema: schema.Schema(), buckets: s.Limiter, log: s.Log})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// Fresh dataloaders per operation: caches never cross viewers.
-		return next(loaders.NewContext(ctx, s.DB.Client))
+		ctx = loaders.NewContext(ctx, s.DB.Client)
+		op := graphql.GetOperationContext(ctx)
+		if op.Operation == nil || op.Operation.Operation != ast.Query {
+			return next(ctx)
+		}
+		// A query's statements share one fenced read transaction
+		// (PostgreSQL), ended when its response is written.
+		ctx, end := s.DB.WithReadTx(ctx)
+		respond := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			r := respond(ctx)
+			if r == nil || r.HasNext == nil || !*r.HasNext {
+				end()
+			}
+			return r
+		}
 	})
 	srv.AroundRootFields(graph.RequireScope)
 	srv.AroundFields(graph.GuardCatalogueFilters)

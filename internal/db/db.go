@@ -48,7 +48,8 @@ type DB struct {
 	// runs in a transaction fenced for the viewer.
 	Client *ent.Client
 
-	stats *stats
+	stats  *stats
+	driver any
 }
 
 // Statements returns how many SQL statements the ent client has run (the
@@ -83,7 +84,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	st := &stats{}
 	drv := &fencedDriver{Driver: entsql.OpenDB(dialect.Postgres, sqlDB), stats: st}
-	return &DB{Dialect: dialect.Postgres, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st}, nil
+	return &DB{Dialect: dialect.Postgres, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st, driver: drv}, nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
@@ -112,7 +113,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	st := &stats{}
 	drv := &serialDriver{Driver: entsql.OpenDB(dialect.SQLite, sqlDB), stats: st}
-	return &DB{Dialect: dialect.SQLite, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st}, nil
+	return &DB{Dialect: dialect.SQLite, SQL: sqlDB, Client: ent.NewClient(ent.Driver(drv)), stats: st, driver: drv}, nil
 }
 
 // Ping checks that the database answers.

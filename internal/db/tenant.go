@@ -88,8 +88,16 @@ func (d *fencedDriver) begin(ctx context.Context, opts *sql.TxOptions) (dialect.
 	return tx, nil
 }
 
-// Exec runs one statement in its own fenced transaction.
+// Exec runs one statement in its own fenced transaction (or the
+// operation's read transaction, see WithReadTx).
 func (d *fencedDriver) Exec(ctx context.Context, query string, args, v any) error {
+	if h := opTxFor(ctx, d); h != nil {
+		tx, err := h.get(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.Exec(ctx, query, args, v) // counted by the transaction
+	}
 	d.stats.statements.Add(1)
 	tx, err := d.begin(ctx, nil)
 	if err != nil {
@@ -105,6 +113,13 @@ func (d *fencedDriver) Exec(ctx context.Context, query string, args, v any) erro
 // Query runs one statement in its own fenced transaction, which commits when
 // the caller closes the rows (ent always does).
 func (d *fencedDriver) Query(ctx context.Context, query string, args, v any) error {
+	if h := opTxFor(ctx, d); h != nil {
+		tx, err := h.get(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.Query(ctx, query, args, v) // counted by the transaction
+	}
 	d.stats.statements.Add(1)
 	tx, err := d.begin(ctx, nil)
 	if err != nil {

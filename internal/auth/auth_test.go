@@ -472,3 +472,25 @@ func TestAccountDeletion(t *testing.T) {
 		require.Equal(t, 1, n, "the deletion is audited and the entry survives")
 	})
 }
+
+func TestStorefrontKeyCacheExpires(t *testing.T) {
+	f := newFixture(t, dbtest.SQLite)
+	r := f.register(t, "acme")
+	v, err := f.svc.AuthenticateStorefrontKey(context.Background(), r.StorefrontKey)
+	require.NoError(t, err)
+	require.Equal(t, r.Merchant.ID, v.MerchantID)
+	_, err = f.svc.AuthenticateStoreSlug(context.Background(), "acme")
+	require.NoError(t, err)
+	// Revoke the publishable key: it keeps identifying the store only until
+	// the cache entry expires.
+	staff := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.Staff, MerchantID: r.Merchant.ID, UserID: r.User.ID})
+	keys, err := f.db.Client.APIKey.Query().All(staff)
+	require.NoError(t, err)
+	_, err = f.svc.RevokeKey(staff, keys[0].ID)
+	require.NoError(t, err)
+	_, err = f.svc.AuthenticateStorefrontKey(context.Background(), r.StorefrontKey)
+	require.NoError(t, err, "cached for StoreCacheTTL")
+	f.clock.Add(StoreCacheTTL)
+	_, err = f.svc.AuthenticateStorefrontKey(context.Background(), r.StorefrontKey)
+	require.ErrorIs(t, err, ErrUnauthenticated)
+}

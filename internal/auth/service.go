@@ -50,6 +50,7 @@ type Service struct {
 	cfg     Config
 	signer  *signer
 	hasher  *hasher
+	stores  storeCache // storefront key digest or slug -> merchant
 }
 
 // New returns a Service reading and writing through client.
@@ -320,7 +321,15 @@ func (s *Service) AuthenticateStorefrontKey(ctx context.Context, key string) (vi
 	if !strings.HasPrefix(key, PublishableKeyPrefix) {
 		return viewer.Viewer{}, ErrUnauthenticated
 	}
-	return s.authenticateKey(ctx, key)
+	cacheKey := "key:" + digest(key)
+	if m, ok := s.stores.get(cacheKey, s.cfg.Now()); ok {
+		return viewer.Viewer{Kind: viewer.Anonymous, MerchantID: m}, nil
+	}
+	v, err := s.authenticateKey(ctx, key)
+	if err == nil {
+		s.stores.put(cacheKey, v.MerchantID, s.cfg.Now())
+	}
+	return v, err
 }
 
 // AuthenticateStoreSlug resolves a store slug to the anonymous visitor of an
@@ -330,6 +339,9 @@ func (s *Service) AuthenticateStoreSlug(ctx context.Context, slug string) (viewe
 	if !slugRe.MatchString(slug) {
 		return viewer.Viewer{}, ErrUnauthenticated
 	}
+	if id, ok := s.stores.get("slug:"+slug, s.cfg.Now()); ok {
+		return viewer.Viewer{Kind: viewer.Anonymous, MerchantID: id}, nil
+	}
 	m, err := s.client.MerchantAccount.Query().
 		Where(merchantaccount.Slug(slug), merchantaccount.StatusEQ(merchantaccount.StatusACTIVE)).
 		Only(viewer.SystemLookupContext(ctx, "resolve store slug"))
@@ -338,6 +350,7 @@ func (s *Service) AuthenticateStoreSlug(ctx context.Context, slug string) (viewe
 	} else if err != nil {
 		return viewer.Viewer{}, fmt.Errorf("auth: store slug: %w", err)
 	}
+	s.stores.put("slug:"+slug, m.ID, s.cfg.Now())
 	return viewer.Viewer{Kind: viewer.Anonymous, MerchantID: m.ID}, nil
 }
 

@@ -19,6 +19,7 @@ type opTx struct {
 	d              *fencedDriver
 	role, merchant string
 	once           sync.Once
+	endOnce        sync.Once
 	tx             dialect.Tx
 	err            error
 }
@@ -37,7 +38,13 @@ func (d *DB) WithReadTx(ctx context.Context) (context.Context, func()) {
 	}
 	role, merchant := fenceFor(ctx)
 	h := &opTx{d: fd, role: role, merchant: merchant}
-	return context.WithValue(ctx, opTxKey{}, h), h.end
+	// Should the operation never reach its end (a client gone mid-way), the
+	// transaction still ends with the request: no connection is held.
+	stop := context.AfterFunc(ctx, h.end)
+	return context.WithValue(ctx, opTxKey{}, h), func() {
+		stop()
+		h.end()
+	}
 }
 
 // opTxFor returns the operation's transaction when ctx runs under the
@@ -70,7 +77,9 @@ var errOperationEnded = errors.New("db: statement after its operation ended")
 
 func (h *opTx) end() {
 	h.once.Do(func() {}) // no statement ran: nothing to end, and none may start
-	if h.tx != nil {
-		_ = h.tx.Commit()
-	}
+	h.endOnce.Do(func() {
+		if h.tx != nil {
+			_ = h.tx.Commit()
+		}
+	})
 }

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,4 +46,19 @@ func TestReadTxSharesOneSnapshotPerOperation(t *testing.T) {
 	var who string
 	require.NoError(t, d.SQL.QueryRowContext(context.Background(), `SELECT current_user`).Scan(&who))
 	require.NotEqual(t, "omnisphere_app", who)
+}
+
+func TestReadTxEndsWithItsRequest(t *testing.T) {
+	d := dbtest.OpenPool(t, 1) // a leaked transaction would hold the only connection
+	a := ids.New(ids.Code("merchant_accounts"))
+	fill(t, dbtest.Postgres, d, a)
+	reqCtx, cancel := context.WithCancel(ctxFor(a))
+	op, _ := d.WithReadTx(reqCtx) // the end function is never called
+	_, err := d.Client.Product.Query().Count(op)
+	require.NoError(t, err)
+	cancel() // the request ends
+	ctx, done := context.WithTimeout(ctxFor(a), 10*time.Second)
+	defer done()
+	_, err = d.Client.Product.Query().Count(ctx)
+	require.NoError(t, err, "the connection was given back when the request ended")
 }

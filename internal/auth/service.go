@@ -19,6 +19,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/refreshtoken"
 	"github.com/omnisphere/omnisphere/ent/user"
+	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/ids"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/viewer"
@@ -140,15 +141,7 @@ func (s *Service) newSession(ctx context.Context, c *ent.Client, kind string, su
 // tenants: the store is not known before the credentials are checked).
 func (s *Service) withTx(ctx context.Context, reason string, fn func(ctx context.Context, tx *ent.Client) error) error {
 	sys := viewer.SystemContext(ctx, reason)
-	tx, err := s.client.Tx(sys)
-	if err != nil {
-		return err
-	}
-	if err := fn(sys, tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return db.InTx(sys, s.client, func(tx *ent.Client) error { return fn(sys, tx) })
 }
 
 // ---- validation -----------------------------------------------------------

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -18,13 +17,8 @@ import (
 	"github.com/omnisphere/omnisphere/server"
 )
 
-// The Go benchmarks of the storefront read path, through the real handler
-// (auth, edge limits, GraphQL, loaders, database) without the network:
-//
-//	go test ./internal/bench -run '^$' -bench . -benchtime 2000x
-//
-// With TEST_DATABASE_URL set they run on PostgreSQL too. Besides ns/op they
-// report sql/op, the server's own count of SQL statements per request.
+// The Go benchmarks of the storefront read path are in
+// server/storefront_bench_test.go; this file checks the load generator.
 
 // benchServer is a server on backend b holding the bench catalogue of n
 // products, and the catalogue's storefront key.
@@ -49,18 +43,6 @@ func benchServer(tb testing.TB, b dbtest.Backend, n int) (*server.Server, string
 	res, err := seed.Bench(ctx, s.DB.Client, s.Auth, seed.BenchOptions{Products: n})
 	require.NoError(tb, err)
 	return s, res.StorefrontKey
-}
-
-// handlerPost sends a GraphQL request body to the handler as a storefront
-// visitor and returns the response body.
-func handlerPost(h http.Handler, key string, body []byte) (int, []byte) {
-	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Storefront-Key", key)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.Bytes()
 }
 
 // handlerClient is an http.Client whose transport is the handler itself,
@@ -88,42 +70,6 @@ func TestBenchQueriesAnswer(t *testing.T) {
 			list := mustJSON(map[string]any{"query": queryList})
 			bySlug := mustJSON(map[string]any{"query": queryBySlug, "variables": map[string]any{"slug": "amber-anchor-0001"}})
 			require.NoError(t, check(context.Background(), handlerClient(s.Handler), c, list, bySlug))
-		})
-	}
-}
-
-func BenchmarkStorefront(b *testing.B) {
-	for _, backend := range dbtest.Backends() {
-		b.Run(string(backend), func(b *testing.B) {
-			s, key := benchServer(b, backend, 1000)
-			list := mustJSON(map[string]any{"query": queryList})
-			var bySlug [][]byte
-			for _, p := range seed.BenchCatalogue(1000).Products {
-				bySlug = append(bySlug, mustJSON(map[string]any{"query": queryBySlug, "variables": map[string]any{"slug": p.Slug}}))
-			}
-			for _, q := range []struct {
-				name string
-				body func(i int) []byte
-			}{
-				{"Q1-products-by-title", func(int) []byte { return list }},
-				{"Q2-product-by-slug", func(i int) []byte { return bySlug[i%len(bySlug)] }},
-			} {
-				b.Run(q.name, func(b *testing.B) {
-					code, body := handlerPost(s.Handler, key, q.body(0))
-					if code != http.StatusOK || bytes.Contains(body, []byte(`"errors"`)) {
-						b.Fatalf("HTTP %d: %s", code, truncate(body))
-					}
-					b.ReportAllocs()
-					before := s.DB.Statements()
-					n := 0
-					for ; b.Loop(); n++ {
-						if code, body := handlerPost(s.Handler, key, q.body(n)); code != http.StatusOK {
-							b.Fatalf("HTTP %d: %s", code, truncate(body))
-						}
-					}
-					b.ReportMetric(float64(s.DB.Statements()-before)/float64(n), "sql/op")
-				})
-			}
 		})
 	}
 }

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -56,15 +56,7 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, c *ent.
 }
 
 func (s *Service) tryTx(ctx context.Context, fn func(ctx context.Context, c *ent.Client) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("catalog: begin: %w", err)
-	}
-	if err := fn(ctx, tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return db.InTx(ctx, s.client, func(c *ent.Client) error { return fn(ctx, c) })
 }
 
 // retryable reports whether err is a lost race worth running again.

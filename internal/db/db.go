@@ -144,3 +144,28 @@ func redact(u *url.URL) string {
 	}
 	return strings.TrimSpace(c.String())
 }
+
+// InTx runs fn in a transaction of client (fenced for ctx's viewer, see
+// tenant.go), committed when fn returns nil and rolled back otherwise —
+// also when fn panics. It is the one transaction helper of the domain
+// packages.
+func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Client) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}

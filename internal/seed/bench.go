@@ -12,6 +12,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/shippingmethod"
 	"github.com/omnisphere/omnisphere/ent/warehouse"
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/db"
 )
 
 // The rule of the benchmark dataset (../shared/bench/DATASET.md).
@@ -158,7 +159,7 @@ func Bench(ctx context.Context, client *ent.Client, a *auth.Service, opts BenchO
 		return nil, fmt.Errorf("%w: store %q holds %d products, not the %d asked for: use another --merchant or a fresh database",
 			ErrExists, opts.Slug, have, opts.Products)
 	default:
-		if err := inTx(sctx, client, func(c *ent.Client) error { return writeBench(sctx, c, opts.Products) }); err != nil {
+		if err := db.InTx(sctx, client, func(c *ent.Client) error { return writeBench(sctx, c, opts.Products) }); err != nil {
 			return nil, err
 		}
 		res.Seeded = true

@@ -18,6 +18,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/catalog"
+	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -90,7 +91,7 @@ func Demo(ctx context.Context, d DemoDeps, opts DemoOptions) (*DemoResult, error
 	if err := writeDemoStorefront(sctx, d.Catalog); err != nil {
 		return nil, err
 	}
-	if err := inTx(sctx, d.Client, func(c *ent.Client) error { return writeDemoShipping(sctx, c) }); err != nil {
+	if err := db.InTx(sctx, d.Client, func(c *ent.Client) error { return writeDemoShipping(sctx, c) }); err != nil {
 		return nil, err
 	}
 	imported, err := d.Catalog.Import(sctx, bytes.NewReader(demoJSONL), catalog.FormatJSONL)

@@ -117,19 +117,3 @@ func chunks[T any](xs []T, size int, fn func([]T) error) error {
 	}
 	return nil
 }
-
-// inTx runs fn in one transaction of client, committed when fn succeeds.
-func inTx(ctx context.Context, client *ent.Client, fn func(c *ent.Client) error) error {
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("seed: begin: %w", err)
-	}
-	if err := fn(tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("seed: commit: %w", err)
-	}
-	return nil
-}

@@ -89,6 +89,11 @@ func (s *Server) SeedBench(ctx context.Context, n int, slug string, w io.Writer)
 		return err
 	}
 	if res.Seeded {
+		if err := s.DB.Analyze(ctx); err != nil {
+			return err
+		}
+	}
+	if res.Seeded {
 		fmt.Fprintf(w, "bench catalogue: %d products created in store %q in %s\n",
 			res.Products, res.Slug, time.Since(start).Round(time.Millisecond))
 	} else {

@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.Catalog = catalog.New(d.Client, log, s.mediaRoot(), nil)
+	s.Catalog.AfterImport = d.Analyze
 	s.Handler = s.routes()
 	return s, nil
 }

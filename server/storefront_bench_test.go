@@ -66,6 +66,7 @@ func newBenchEnv(b *testing.B, backend dbtest.Backend) *benchEnv {
 	b.Cleanup(func() { _ = s.Close() })
 	res, err := seed.Bench(ctx, s.DB.Client, s.Auth, seed.BenchOptions{Products: benchProducts})
 	require.NoError(b, err)
+	require.NoError(b, s.DB.Analyze(ctx)) // as `seed bench` does
 	e := &benchEnv{s: s, key: res.StorefrontKey}
 	for _, p := range seed.BenchCatalogue(benchProducts).Products {
 		e.slugs = append(e.slugs, p.Slug)

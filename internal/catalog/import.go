@@ -164,6 +164,11 @@ func (s *Service) importProducts(ctx context.Context, r io.Reader, format Format
 	}); e != nil {
 		s.log.WarnContext(ctx, "catalog: import audit entry not written", "error", e)
 	}
+	if s.AfterImport != nil && res.Created+res.Updated > 0 {
+		if e := s.AfterImport(ctx); e != nil {
+			s.log.WarnContext(ctx, "catalog: after import", "error", e)
+		}
+	}
 	return res, nil
 }
 

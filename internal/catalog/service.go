@@ -24,6 +24,11 @@ type Service struct {
 	log      *slog.Logger
 	mediaDir string
 	now      func() time.Time
+
+	// AfterImport, when set, runs after an import that wrote rows (the
+	// server refreshes the planner statistics there, see db.DB.Analyze);
+	// its error is logged, not returned.
+	AfterImport func(ctx context.Context) error
 }
 
 // New returns a Service writing through client. mediaDir is where uploaded

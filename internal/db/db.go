@@ -169,3 +169,26 @@ func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Client) error
 	}
 	return nil
 }
+
+// analyzedTables are the tables whose planner statistics a bulk write of
+// the catalogue (an import, a seed) changes enough to matter: without fresh
+// statistics PostgreSQL plans the storefront's batched IN (…) lookups as
+// scans of the whole merchant until autovacuum gets to them.
+var analyzedTables = []string{
+	"products", "product_variants", "inventory", "product_images",
+	"product_categories", "warehouses",
+}
+
+// Analyze refreshes the planner statistics of the catalogue tables after a
+// bulk write. It runs on the raw pool (ANALYZE needs the tables' owner, the
+// DATABASE_URL role) and touches no rows.
+func (d *DB) Analyze(ctx context.Context) error {
+	stmt := "ANALYZE " + strings.Join(analyzedTables, ", ")
+	if d.Dialect == dialect.SQLite {
+		stmt = "ANALYZE"
+	}
+	if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("db: analyze: %w", err)
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,4 +87,55 @@ func TableOf(id uuid.UUID) (string, bool) {
 		return "", false
 	}
 	return tables[code-1], true
+}
+
+// Sequence makes ids of one table that sort in the order they were made
+// within the process, also when several fall into one millisecond (where New
+// orders them at random): after the first id of a millisecond, the 62 random
+// bits of rand_b count up (RFC 9562 §6.2, method 2). The outbox needs it:
+// events of one aggregate are relayed in id order. Ids of different
+// processes made in the same millisecond still sort at random. A Sequence is
+// safe for concurrent use.
+type Sequence struct {
+	code uint16
+	mu   sync.Mutex
+	ms   uint64
+	tail uint64 // the 62 bits after the variant of the last id
+}
+
+// NewSequence returns a Sequence of the table with the given code.
+func NewSequence(code uint16) *Sequence { return &Sequence{code: code} }
+
+// tailBits are the bits of rand_b (the 64-bit tail minus the variant).
+const tailBits = 1<<62 - 1
+
+// New returns the next id, greater than every id the Sequence made before.
+func (s *Sequence) New() uuid.UUID {
+	return s.at(time.Now())
+}
+
+func (s *Sequence) at(t time.Time) uuid.UUID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := uint64(t.UnixMilli())
+	if ms > s.ms {
+		s.ms, s.tail = ms, randomTail()
+	} else if s.tail++; s.tail > tailBits {
+		// Counted past the end of rand_b (2^61 ids in a millisecond at
+		// the least): borrow the next millisecond.
+		s.ms, s.tail = s.ms+1, randomTail()
+	}
+	u := newAt(s.code, time.UnixMilli(int64(s.ms)))
+	binary.BigEndian.PutUint64(u[8:16], s.tail|0x8000000000000000) // RFC 9562 variant
+	return u
+}
+
+// randomTail returns a random start for rand_b with its top bit clear, so
+// that at least 2^61 ids fit after it in one millisecond.
+func randomTail() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("ids: reading randomness: %v", err))
+	}
+	return binary.BigEndian.Uint64(b[:]) & (tailBits >> 1)
 }

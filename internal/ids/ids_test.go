@@ -1,6 +1,7 @@
 package ids
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -57,4 +58,45 @@ func TestCodePanicsOnUnknownTable(t *testing.T) {
 		}
 	}()
 	Code("no_such_table")
+}
+
+func TestSequenceIsMonotonicWithinAMillisecond(t *testing.T) {
+	s := NewSequence(Code("outbox_events"))
+	at := time.UnixMilli(1_700_000_000_000)
+	prev := s.at(at)
+	for i := 0; i < 10_000; i++ {
+		next := s.at(at) // the same millisecond every time
+		if next.String() <= prev.String() {
+			t.Fatalf("id %d: %s does not sort after %s", i, next, prev)
+		}
+		if table, ok := TableOf(next); !ok || table != "outbox_events" {
+			t.Fatalf("TableOf(%s) = %q, %v", next, table, ok)
+		}
+		if next.Version() != 7 || next.Variant() != uuid.RFC4122 {
+			t.Fatalf("id %s is not an RFC 9562 v7 UUID", next)
+		}
+		prev = next
+	}
+	// A clock that goes back does not break the order either.
+	if back := s.at(at.Add(-time.Second)); back.String() <= prev.String() {
+		t.Fatalf("after the clock went back: %s does not sort after %s", back, prev)
+	}
+	later := s.at(at.Add(time.Millisecond))
+	if later.String() <= prev.String() {
+		t.Fatalf("next millisecond: %s does not sort after %s", later, prev)
+	}
+}
+
+func TestSequenceCarriesIntoTheNextMillisecond(t *testing.T) {
+	s := NewSequence(Code("outbox_events"))
+	at := time.UnixMilli(1_700_000_000_000)
+	first := s.at(at)
+	s.tail = tailBits // as if 2^62 ids had been made in this millisecond
+	next := s.at(at)
+	if next.String() <= first.String() {
+		t.Fatalf("%s does not sort after %s", next, first)
+	}
+	if got := int64(binary.BigEndian.Uint64(append([]byte{0, 0}, next[0:6]...))); got != at.UnixMilli()+1 {
+		t.Fatalf("timestamp = %d, want the next millisecond %d", got, at.UnixMilli()+1)
+	}
 }

@@ -14,12 +14,9 @@ import (
 	"github.com/omnisphere/omnisphere/ent/predicate"
 	"github.com/omnisphere/omnisphere/ent/productvariant"
 	"github.com/omnisphere/omnisphere/ent/warehouse"
+	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
-
-// TopicInventoryLow is the outbox topic of a variant whose available stock
-// fell to or below its low-stock threshold.
-const TopicInventoryLow = "inventory.low"
 
 // maxStock bounds one adjustment and an imported stock level.
 const maxStock = 1_000_000_000
@@ -165,12 +162,10 @@ func (s *Service) checkLowStock(ctx context.Context, c *ent.Client, v *ent.Produ
 	now := s.now()
 	switch {
 	case available <= threshold && !alerted:
-		err := c.OutboxEvent.Create().SetTopic(TopicInventoryLow).
-			SetAggregateType("product_variant").SetAggregateID(v.ID.String()).
-			SetPayload(map[string]any{
-				"variantId": v.ID.String(), "productId": v.ProductID.String(), "sku": v.Sku,
-				"quantityAvailable": available, "quantityOnHand": onHand, "threshold": threshold,
-			}).SetAvailableAt(now).Exec(ctx)
+		_, err := events.Write(ctx, c, v.MerchantID, events.InventoryLow{
+			VariantID: v.ID, ProductID: v.ProductID, SKU: v.Sku,
+			QuantityAvailable: available, QuantityOnHand: onHand, Threshold: threshold,
+		})
 		if err != nil {
 			return fmt.Errorf("catalog: outbox inventory.low: %w", err)
 		}

@@ -57,6 +57,15 @@ type Config struct {
 	RateLimitRestore int           // RATE_LIMIT_RESTORE_RATE (100): cost units restored per second
 	TrustProxy       bool          // TRUST_PROXY (false): take the client IP from X-Forwarded-For
 	APQCacheSize     int           // APQ_CACHE_SIZE (1000): persisted queries kept in process without Redis
+
+	// Events (docs/events.md).
+	EventsSweepInterval    time.Duration // EVENTS_SWEEP_INTERVAL (1s): how often the relay looks for outbox rows nobody kicked it for
+	EventsLease            time.Duration // EVENTS_CLAIM_LEASE (30s): how long a relay's claim keeps other processes off an aggregate
+	EventsMaxAttempts      int           // EVENTS_MAX_ATTEMPTS (10): failed publishes before an outbox row turns FAILED
+	EventsSubscriberBuffer int           // EVENTS_SUBSCRIBER_BUFFER (256): events a live subscriber may fall behind before it is dropped
+	EventsClaimTimeout     time.Duration // EVENTS_CONSUMER_CLAIM_TIMEOUT (30s): a durable entry unacknowledged this long goes to another consumer
+	EventsStreamMaxLen     int           // EVENTS_STREAM_MAXLEN (1000000): entries the Redis stream keeps
+	EventsReplayWindow     time.Duration // EVENTS_REPLAY_WINDOW (15m): replayed when Redis lost its data and no low-water mark is known
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -117,6 +126,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RateLimitRestore = positive(getenv, "RATE_LIMIT_RESTORE_RATE", 100, &errs)
 	c.TrustProxy = boolVar(getenv, "TRUST_PROXY", false, &errs)
 	c.APQCacheSize = positive(getenv, "APQ_CACHE_SIZE", 1000, &errs)
+	c.EventsSweepInterval = durVar(getenv, "EVENTS_SWEEP_INTERVAL", time.Second, &errs)
+	c.EventsLease = durVar(getenv, "EVENTS_CLAIM_LEASE", 30*time.Second, &errs)
+	c.EventsMaxAttempts = positive(getenv, "EVENTS_MAX_ATTEMPTS", 10, &errs)
+	c.EventsSubscriberBuffer = positive(getenv, "EVENTS_SUBSCRIBER_BUFFER", 256, &errs)
+	c.EventsClaimTimeout = durVar(getenv, "EVENTS_CONSUMER_CLAIM_TIMEOUT", 30*time.Second, &errs)
+	c.EventsStreamMaxLen = positive(getenv, "EVENTS_STREAM_MAXLEN", 1_000_000, &errs)
+	c.EventsReplayWindow = durVar(getenv, "EVENTS_REPLAY_WINDOW", 15*time.Minute, &errs)
+	if c.EventsSweepInterval < 10*time.Millisecond || c.EventsLease < time.Second || c.EventsClaimTimeout < time.Second {
+		errs = append(errs, errors.New("EVENTS_SWEEP_INTERVAL must be at least 10ms, EVENTS_CLAIM_LEASE and EVENTS_CONSUMER_CLAIM_TIMEOUT at least 1s"))
+	}
 	if c.RateLimitBucket < c.MaxCost {
 		errs = append(errs, fmt.Errorf("RATE_LIMIT_BUCKET (%d) must be at least GRAPHQL_MAX_COST (%d), or the largest allowed query could never run", c.RateLimitBucket, c.MaxCost))
 	}

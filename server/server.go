@@ -30,7 +30,17 @@ type Server struct {
 	DB     *db.DB
 	// Redis is nil unless REDIS_URL is set.
 	Redis *redis.Client
-	Bus   events.Bus
+	// Bus is the live event path of GraphQL subscriptions: Redis pub/sub
+	// on a channel per store with REDIS_URL, in process otherwise.
+	Bus events.Bus
+	// Durable is the event path of consumers that must not miss an event
+	// (Redis Streams with REDIS_URL, in process otherwise); consumers
+	// register with Durable.Consume.
+	Durable events.Durable
+	// Relay publishes the committed outbox to Bus and Durable
+	// (server/events.go, docs/events.md); eventsDB is its pool.
+	Relay    *events.Relay
+	eventsDB *db.DB
 	// Limiter backs cost rate limits and login throttling: Redis when
 	// configured (shared by all processes), in process otherwise.
 	Limiter ratelimit.Limiter
@@ -93,6 +103,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Catalog = catalog.New(d.Client, log, s.mediaRoot(), nil)
 	s.Catalog.AfterImport = d.Analyze
+	if err := s.startEvents(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.Handler = s.routes()
 	return s, nil
 }
@@ -132,9 +146,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, checks)
 }
 
-// Close releases the stores.
+// Close stops the event relay (publishing what is pending first) and
+// releases the stores.
 func (s *Server) Close() error {
-	var errs []error
+	errs := []error{s.stopEvents()}
 	if s.Redis != nil {
 		errs = append(errs, s.Redis.Close())
 	}

@@ -318,11 +318,53 @@ func testStorefront(t *testing.T, e *sfEnv) {
 		require.JSONEq(t, `{"categories": {"totalCount": 0}}`, string(r.Data))
 		r = e.do(t, list, map[string]any{"f": map[string]any{"categoryId": e.cat.leaf}}, e.visitor()...)
 		require.Empty(t, titlesOf(t, r, "products"))
-		// A product stays visible; its unpublished category does not. (A
-		// published category under it is still shown as a product's
-		// category: only the tree and the filter walk the ancestors.)
+		// A product stays visible; its category does not when it or a
+		// category above it is unpublished: P0001's Root, and P0000's
+		// published Leaf under Root — on one product and on a page alike.
 		r = e.do(t, `{ product(slug: "p0001") { title category { name } } }`, nil, e.visitor()...)
 		require.JSONEq(t, `{"product": {"title": "P0001", "category": null}}`, string(r.Data))
+		r = e.do(t, `{ product(slug: "p0000") { title category { name parent { name } } } }`, nil, e.visitor()...)
+		require.JSONEq(t, `{"product": {"title": "P0000", "category": null}}`, string(r.Data))
+		const page = `{ products(first: 2) { edges { node { title category { name } } } } }`
+		r = e.do(t, page, nil, e.visitor()...)
+		require.Empty(t, r.Errors, r.Body)
+		require.JSONEq(t, `{"products": {"edges": [{"node": {"title": "P0000", "category": null}}, {"node": {"title": "P0001", "category": null}}]}}`, string(r.Data))
+		r = e.do(t, page, nil, e.staff()...)
+		require.Contains(t, r.Body, `"category":{"name":"Leaf"}`)
+	})
+
+	t.Run("categories: an unpublished category hides its subtree on every path", func(t *testing.T) {
+		const q = `query($slug: String) { product(slug: $slug) { category { name parent { name } children { totalCount } } } }`
+		r := e.do(t, q, map[string]any{"slug": "p0000"}, e.visitor()...)
+		require.JSONEq(t, `{"product": {"category": {"name": "Leaf", "parent": {"name": "Root"}, "children": {"totalCount": 0}}}}`, string(r.Data))
+
+		c := e.s.DB.Client
+		require.NoError(t, c.ProductCategory.UpdateOneID(e.cat.leaf).SetPublished(false).Exec(e.cat.staff))
+		defer func() {
+			require.NoError(t, c.ProductCategory.UpdateOneID(e.cat.leaf).SetPublished(true).Exec(e.cat.staff))
+		}()
+		r = e.do(t, q, map[string]any{"slug": "p0000"}, e.visitor()...)
+		require.Empty(t, r.Errors, r.Body)
+		require.JSONEq(t, `{"product": {"category": null}}`, string(r.Data))
+		r = e.do(t, q, map[string]any{"slug": "p0001"}, e.visitor()...)
+		require.JSONEq(t, `{"product": {"category": {"name": "Root", "parent": null, "children": {"totalCount": 0}}}}`, string(r.Data))
+		r = e.do(t, `{ categories { totalCount edges { node { name children { totalCount } } } } }`, nil, e.visitor()...)
+		require.JSONEq(t, `{"categories": {"totalCount": 1, "edges": [{"node": {"name": "Root", "children": {"totalCount": 0}}}]}}`, string(r.Data))
+		r = e.do(t, list, map[string]any{"f": map[string]any{"categoryId": e.cat.root}}, e.visitor()...)
+		require.Equal(t, []string{"P0001", "P0003"}, titlesOf(t, r, "products"), "the filter leaves the hidden leaf out")
+
+		// A category below a hidden one is hidden too (three levels).
+		sub, err := c.ProductCategory.Create().SetName("Sub").SetSlug("sub").SetParentID(e.cat.leaf).Save(e.cat.staff)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, c.ProductCategory.DeleteOneID(sub.ID).Exec(e.cat.staff)) }()
+		require.NoError(t, c.Product.UpdateOneID(e.cat.products[2].ID).SetCategoryID(sub.ID).Exec(e.cat.staff))
+		defer func() {
+			require.NoError(t, c.Product.UpdateOneID(e.cat.products[2].ID).SetCategoryID(e.cat.leaf).Exec(e.cat.staff))
+		}()
+		r = e.do(t, q, map[string]any{"slug": "p0002"}, e.visitor()...)
+		require.JSONEq(t, `{"product": {"category": null}}`, string(r.Data))
+		r = e.do(t, q, map[string]any{"slug": "p0002"}, e.staff()...)
+		require.JSONEq(t, `{"product": {"category": {"name": "Sub", "parent": {"name": "Leaf"}, "children": {"totalCount": 0}}}}`, string(r.Data))
 	})
 
 	t.Run("storefront settings", func(t *testing.T) {

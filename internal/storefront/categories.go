@@ -10,10 +10,10 @@ import (
 )
 
 // categoryAndDescendants returns id and the ids of every category below it,
-// as the viewer sees the tree: for the storefront only published categories
-// exist (schema/catalog_policy.go), so a category under an unpublished one
-// is cut off from the roots and counts as absent. An unknown (or hidden) id
-// gives no ids. One statement: a store's category tree is small, and
+// as the viewer sees the tree: for the storefront only the categories whose
+// every ancestor is published exist (schema/catalog_policy.go), so a
+// category under an unpublished one counts as absent (the walk from the
+// roots below checks it once more). An unknown (or hidden) id gives no ids. One statement: a store's category tree is small, and
 // walking it in Go keeps the SQL the same on both backends.
 func (s *Service) categoryAndDescendants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
 	cats, err := s.client.ProductCategory.Query().

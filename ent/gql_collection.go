@@ -6722,6 +6722,11 @@ func (_q *StorefrontConfigQuery) collectField(ctx context.Context, oneNode bool,
 				selectedFields = append(selectedFields, storefrontconfig.FieldPublished)
 				fieldSeen[storefrontconfig.FieldPublished] = struct{}{}
 			}
+		case "showStockQuantity":
+			if _, ok := fieldSeen[storefrontconfig.FieldShowStockQuantity]; !ok {
+				selectedFields = append(selectedFields, storefrontconfig.FieldShowStockQuantity)
+				fieldSeen[storefrontconfig.FieldShowStockQuantity] = struct{}{}
+			}
 		case "seoTitle":
 			if _, ok := fieldSeen[storefrontconfig.FieldSeoTitle]; !ok {
 				selectedFields = append(selectedFields, storefrontconfig.FieldSeoTitle)

@@ -24305,6 +24305,10 @@ type StorefrontConfigWhereInput struct {
 	Published    *bool `json:"published,omitempty"`
 	PublishedNEQ *bool `json:"publishedNEQ,omitempty"`
 
+	// "show_stock_quantity" field predicates.
+	ShowStockQuantity    *bool `json:"showStockQuantity,omitempty"`
+	ShowStockQuantityNEQ *bool `json:"showStockQuantityNEQ,omitempty"`
+
 	// "seo_title" field predicates.
 	SeoTitle             *string  `json:"seoTitle,omitempty"`
 	SeoTitleNEQ          *string  `json:"seoTitleNEQ,omitempty"`
@@ -24793,6 +24797,12 @@ func (i *StorefrontConfigWhereInput) P() (predicate.StorefrontConfig, error) {
 	}
 	if i.PublishedNEQ != nil {
 		predicates = append(predicates, storefrontconfig.PublishedNEQ(*i.PublishedNEQ))
+	}
+	if i.ShowStockQuantity != nil {
+		predicates = append(predicates, storefrontconfig.ShowStockQuantityEQ(*i.ShowStockQuantity))
+	}
+	if i.ShowStockQuantityNEQ != nil {
+		predicates = append(predicates, storefrontconfig.ShowStockQuantityNEQ(*i.ShowStockQuantityNEQ))
 	}
 	if i.SeoTitle != nil {
 		predicates = append(predicates, storefrontconfig.SeoTitleEQ(*i.SeoTitle))

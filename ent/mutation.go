@@ -49518,34 +49518,35 @@ func (m *ShoppingCartMutation) ResetEdge(name string) error {
 // StorefrontConfigMutation represents an operation that mutates the StorefrontConfig nodes in the graph.
 type StorefrontConfigMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *uuid.UUID
-	created_at         *time.Time
-	updated_at         *time.Time
-	store_name         *string
-	store_description  *string
-	support_email      *string
-	domain             *string
-	default_locale     *string
-	theme              *map[string]interface{}
-	branding           *map[string]interface{}
-	currency           *string
-	tax_rate_bps       *int
-	addtax_rate_bps    *int
-	prices_include_tax *bool
-	guest_checkout     *bool
-	published          *bool
-	seo_title          *string
-	seo_description    *string
-	seo_image_url      *string
-	social_links       *map[string]interface{}
-	clearedFields      map[string]struct{}
-	merchant           *uuid.UUID
-	clearedmerchant    bool
-	done               bool
-	oldValue           func(context.Context) (*StorefrontConfig, error)
-	predicates         []predicate.StorefrontConfig
+	op                  Op
+	typ                 string
+	id                  *uuid.UUID
+	created_at          *time.Time
+	updated_at          *time.Time
+	store_name          *string
+	store_description   *string
+	support_email       *string
+	domain              *string
+	default_locale      *string
+	theme               *map[string]interface{}
+	branding            *map[string]interface{}
+	currency            *string
+	tax_rate_bps        *int
+	addtax_rate_bps     *int
+	prices_include_tax  *bool
+	guest_checkout      *bool
+	published           *bool
+	show_stock_quantity *bool
+	seo_title           *string
+	seo_description     *string
+	seo_image_url       *string
+	social_links        *map[string]interface{}
+	clearedFields       map[string]struct{}
+	merchant            *uuid.UUID
+	clearedmerchant     bool
+	done                bool
+	oldValue            func(context.Context) (*StorefrontConfig, error)
+	predicates          []predicate.StorefrontConfig
 }
 
 var _ ent.Mutation = (*StorefrontConfigMutation)(nil)
@@ -50277,6 +50278,42 @@ func (m *StorefrontConfigMutation) ResetPublished() {
 	m.published = nil
 }
 
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (m *StorefrontConfigMutation) SetShowStockQuantity(b bool) {
+	m.show_stock_quantity = &b
+}
+
+// ShowStockQuantity returns the value of the "show_stock_quantity" field in the mutation.
+func (m *StorefrontConfigMutation) ShowStockQuantity() (r bool, exists bool) {
+	v := m.show_stock_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShowStockQuantity returns the old "show_stock_quantity" field's value of the StorefrontConfig entity.
+// If the StorefrontConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StorefrontConfigMutation) OldShowStockQuantity(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShowStockQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShowStockQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShowStockQuantity: %w", err)
+	}
+	return oldValue.ShowStockQuantity, nil
+}
+
+// ResetShowStockQuantity resets all changes to the "show_stock_quantity" field.
+func (m *StorefrontConfigMutation) ResetShowStockQuantity() {
+	m.show_stock_quantity = nil
+}
+
 // SetSeoTitle sets the "seo_title" field.
 func (m *StorefrontConfigMutation) SetSeoTitle(s string) {
 	m.seo_title = &s
@@ -50534,7 +50571,7 @@ func (m *StorefrontConfigMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StorefrontConfigMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, storefrontconfig.FieldCreatedAt)
 	}
@@ -50579,6 +50616,9 @@ func (m *StorefrontConfigMutation) Fields() []string {
 	}
 	if m.published != nil {
 		fields = append(fields, storefrontconfig.FieldPublished)
+	}
+	if m.show_stock_quantity != nil {
+		fields = append(fields, storefrontconfig.FieldShowStockQuantity)
 	}
 	if m.seo_title != nil {
 		fields = append(fields, storefrontconfig.FieldSeoTitle)
@@ -50630,6 +50670,8 @@ func (m *StorefrontConfigMutation) Field(name string) (ent.Value, bool) {
 		return m.GuestCheckout()
 	case storefrontconfig.FieldPublished:
 		return m.Published()
+	case storefrontconfig.FieldShowStockQuantity:
+		return m.ShowStockQuantity()
 	case storefrontconfig.FieldSeoTitle:
 		return m.SeoTitle()
 	case storefrontconfig.FieldSeoDescription:
@@ -50677,6 +50719,8 @@ func (m *StorefrontConfigMutation) OldField(ctx context.Context, name string) (e
 		return m.OldGuestCheckout(ctx)
 	case storefrontconfig.FieldPublished:
 		return m.OldPublished(ctx)
+	case storefrontconfig.FieldShowStockQuantity:
+		return m.OldShowStockQuantity(ctx)
 	case storefrontconfig.FieldSeoTitle:
 		return m.OldSeoTitle(ctx)
 	case storefrontconfig.FieldSeoDescription:
@@ -50798,6 +50842,13 @@ func (m *StorefrontConfigMutation) SetField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPublished(v)
+		return nil
+	case storefrontconfig.FieldShowStockQuantity:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShowStockQuantity(v)
 		return nil
 	case storefrontconfig.FieldSeoTitle:
 		v, ok := value.(string)
@@ -50992,6 +51043,9 @@ func (m *StorefrontConfigMutation) ResetField(name string) error {
 		return nil
 	case storefrontconfig.FieldPublished:
 		m.ResetPublished()
+		return nil
+	case storefrontconfig.FieldShowStockQuantity:
+		m.ResetShowStockQuantity()
 		return nil
 	case storefrontconfig.FieldSeoTitle:
 		m.ResetSeoTitle()

@@ -48,8 +48,10 @@ type StorefrontConfig struct {
 	PricesIncludeTax bool `json:"prices_include_tax,omitempty"`
 	// Whether buyers may check out without a customer account.
 	GuestCheckout bool `json:"guest_checkout,omitempty"`
-	// Whether the storefront is open to the public.
+	// Whether the storefront is open to the public. Until it is, storefront fields answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys.
 	Published bool `json:"published,omitempty"`
+	// Whether storefront visitors and customers see a variant's exact quantityAvailable; when false it is null for them and they see only whether the variant is available. Staff and secret keys always see it.
+	ShowStockQuantity bool `json:"show_stock_quantity,omitempty"`
 	// Default page title for pages without their own.
 	SeoTitle string `json:"seo_title,omitempty"`
 	// Default meta description.
@@ -91,7 +93,7 @@ func (*StorefrontConfig) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case storefrontconfig.FieldTheme, storefrontconfig.FieldBranding, storefrontconfig.FieldSocialLinks:
 			values[i] = new([]byte)
-		case storefrontconfig.FieldPricesIncludeTax, storefrontconfig.FieldGuestCheckout, storefrontconfig.FieldPublished:
+		case storefrontconfig.FieldPricesIncludeTax, storefrontconfig.FieldGuestCheckout, storefrontconfig.FieldPublished, storefrontconfig.FieldShowStockQuantity:
 			values[i] = new(sql.NullBool)
 		case storefrontconfig.FieldTaxRateBps:
 			values[i] = new(sql.NullInt64)
@@ -217,6 +219,12 @@ func (_m *StorefrontConfig) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Published = value.Bool
 			}
+		case storefrontconfig.FieldShowStockQuantity:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field show_stock_quantity", values[i])
+			} else if value.Valid {
+				_m.ShowStockQuantity = value.Bool
+			}
 		case storefrontconfig.FieldSeoTitle:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field seo_title", values[i])
@@ -330,6 +338,9 @@ func (_m *StorefrontConfig) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("published=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Published))
+	builder.WriteString(", ")
+	builder.WriteString("show_stock_quantity=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ShowStockQuantity))
 	builder.WriteString(", ")
 	builder.WriteString("seo_title=")
 	builder.WriteString(_m.SeoTitle)

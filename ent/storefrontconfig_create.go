@@ -211,6 +211,20 @@ func (_c *StorefrontConfigCreate) SetNillablePublished(v *bool) *StorefrontConfi
 	return _c
 }
 
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (_c *StorefrontConfigCreate) SetShowStockQuantity(v bool) *StorefrontConfigCreate {
+	_c.mutation.SetShowStockQuantity(v)
+	return _c
+}
+
+// SetNillableShowStockQuantity sets the "show_stock_quantity" field if the given value is not nil.
+func (_c *StorefrontConfigCreate) SetNillableShowStockQuantity(v *bool) *StorefrontConfigCreate {
+	if v != nil {
+		_c.SetShowStockQuantity(*v)
+	}
+	return _c
+}
+
 // SetSeoTitle sets the "seo_title" field.
 func (_c *StorefrontConfigCreate) SetSeoTitle(v string) *StorefrontConfigCreate {
 	_c.mutation.SetSeoTitle(v)
@@ -357,6 +371,10 @@ func (_c *StorefrontConfigCreate) defaults() error {
 		v := storefrontconfig.DefaultPublished
 		_c.mutation.SetPublished(v)
 	}
+	if _, ok := _c.mutation.ShowStockQuantity(); !ok {
+		v := storefrontconfig.DefaultShowStockQuantity
+		_c.mutation.SetShowStockQuantity(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if storefrontconfig.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized storefrontconfig.DefaultID (forgotten import ent/runtime?)")
@@ -428,6 +446,9 @@ func (_c *StorefrontConfigCreate) check() error {
 	}
 	if _, ok := _c.mutation.Published(); !ok {
 		return &ValidationError{Name: "published", err: errors.New(`ent: missing required field "StorefrontConfig.published"`)}
+	}
+	if _, ok := _c.mutation.ShowStockQuantity(); !ok {
+		return &ValidationError{Name: "show_stock_quantity", err: errors.New(`ent: missing required field "StorefrontConfig.show_stock_quantity"`)}
 	}
 	if v, ok := _c.mutation.SeoTitle(); ok {
 		if err := storefrontconfig.SeoTitleValidator(v); err != nil {
@@ -538,6 +559,10 @@ func (_c *StorefrontConfigCreate) createSpec() (*StorefrontConfig, *sqlgraph.Cre
 	if value, ok := _c.mutation.Published(); ok {
 		_spec.SetField(storefrontconfig.FieldPublished, field.TypeBool, value)
 		_node.Published = value
+	}
+	if value, ok := _c.mutation.ShowStockQuantity(); ok {
+		_spec.SetField(storefrontconfig.FieldShowStockQuantity, field.TypeBool, value)
+		_node.ShowStockQuantity = value
 	}
 	if value, ok := _c.mutation.SeoTitle(); ok {
 		_spec.SetField(storefrontconfig.FieldSeoTitle, field.TypeString, value)
@@ -813,6 +838,18 @@ func (u *StorefrontConfigUpsert) SetPublished(v bool) *StorefrontConfigUpsert {
 // UpdatePublished sets the "published" field to the value that was provided on create.
 func (u *StorefrontConfigUpsert) UpdatePublished() *StorefrontConfigUpsert {
 	u.SetExcluded(storefrontconfig.FieldPublished)
+	return u
+}
+
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (u *StorefrontConfigUpsert) SetShowStockQuantity(v bool) *StorefrontConfigUpsert {
+	u.Set(storefrontconfig.FieldShowStockQuantity, v)
+	return u
+}
+
+// UpdateShowStockQuantity sets the "show_stock_quantity" field to the value that was provided on create.
+func (u *StorefrontConfigUpsert) UpdateShowStockQuantity() *StorefrontConfigUpsert {
+	u.SetExcluded(storefrontconfig.FieldShowStockQuantity)
 	return u
 }
 
@@ -1163,6 +1200,20 @@ func (u *StorefrontConfigUpsertOne) SetPublished(v bool) *StorefrontConfigUpsert
 func (u *StorefrontConfigUpsertOne) UpdatePublished() *StorefrontConfigUpsertOne {
 	return u.Update(func(s *StorefrontConfigUpsert) {
 		s.UpdatePublished()
+	})
+}
+
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (u *StorefrontConfigUpsertOne) SetShowStockQuantity(v bool) *StorefrontConfigUpsertOne {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.SetShowStockQuantity(v)
+	})
+}
+
+// UpdateShowStockQuantity sets the "show_stock_quantity" field to the value that was provided on create.
+func (u *StorefrontConfigUpsertOne) UpdateShowStockQuantity() *StorefrontConfigUpsertOne {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.UpdateShowStockQuantity()
 	})
 }
 
@@ -1692,6 +1743,20 @@ func (u *StorefrontConfigUpsertBulk) SetPublished(v bool) *StorefrontConfigUpser
 func (u *StorefrontConfigUpsertBulk) UpdatePublished() *StorefrontConfigUpsertBulk {
 	return u.Update(func(s *StorefrontConfigUpsert) {
 		s.UpdatePublished()
+	})
+}
+
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (u *StorefrontConfigUpsertBulk) SetShowStockQuantity(v bool) *StorefrontConfigUpsertBulk {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.SetShowStockQuantity(v)
+	})
+}
+
+// UpdateShowStockQuantity sets the "show_stock_quantity" field to the value that was provided on create.
+func (u *StorefrontConfigUpsertBulk) UpdateShowStockQuantity() *StorefrontConfigUpsertBulk {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.UpdateShowStockQuantity()
 	})
 }
 

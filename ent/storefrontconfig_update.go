@@ -224,6 +224,20 @@ func (_u *StorefrontConfigUpdate) SetNillablePublished(v *bool) *StorefrontConfi
 	return _u
 }
 
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (_u *StorefrontConfigUpdate) SetShowStockQuantity(v bool) *StorefrontConfigUpdate {
+	_u.mutation.SetShowStockQuantity(v)
+	return _u
+}
+
+// SetNillableShowStockQuantity sets the "show_stock_quantity" field if the given value is not nil.
+func (_u *StorefrontConfigUpdate) SetNillableShowStockQuantity(v *bool) *StorefrontConfigUpdate {
+	if v != nil {
+		_u.SetShowStockQuantity(*v)
+	}
+	return _u
+}
+
 // SetSeoTitle sets the "seo_title" field.
 func (_u *StorefrontConfigUpdate) SetSeoTitle(v string) *StorefrontConfigUpdate {
 	_u.mutation.SetSeoTitle(v)
@@ -471,6 +485,9 @@ func (_u *StorefrontConfigUpdate) sqlSave(ctx context.Context) (_node int, err e
 	if value, ok := _u.mutation.Published(); ok {
 		_spec.SetField(storefrontconfig.FieldPublished, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.ShowStockQuantity(); ok {
+		_spec.SetField(storefrontconfig.FieldShowStockQuantity, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.SeoTitle(); ok {
 		_spec.SetField(storefrontconfig.FieldSeoTitle, field.TypeString, value)
 	}
@@ -708,6 +725,20 @@ func (_u *StorefrontConfigUpdateOne) SetPublished(v bool) *StorefrontConfigUpdat
 func (_u *StorefrontConfigUpdateOne) SetNillablePublished(v *bool) *StorefrontConfigUpdateOne {
 	if v != nil {
 		_u.SetPublished(*v)
+	}
+	return _u
+}
+
+// SetShowStockQuantity sets the "show_stock_quantity" field.
+func (_u *StorefrontConfigUpdateOne) SetShowStockQuantity(v bool) *StorefrontConfigUpdateOne {
+	_u.mutation.SetShowStockQuantity(v)
+	return _u
+}
+
+// SetNillableShowStockQuantity sets the "show_stock_quantity" field if the given value is not nil.
+func (_u *StorefrontConfigUpdateOne) SetNillableShowStockQuantity(v *bool) *StorefrontConfigUpdateOne {
+	if v != nil {
+		_u.SetShowStockQuantity(*v)
 	}
 	return _u
 }
@@ -988,6 +1019,9 @@ func (_u *StorefrontConfigUpdateOne) sqlSave(ctx context.Context) (_node *Storef
 	}
 	if value, ok := _u.mutation.Published(); ok {
 		_spec.SetField(storefrontconfig.FieldPublished, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ShowStockQuantity(); ok {
+		_spec.SetField(storefrontconfig.FieldShowStockQuantity, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.SeoTitle(); ok {
 		_spec.SetField(storefrontconfig.FieldSeoTitle, field.TypeString, value)

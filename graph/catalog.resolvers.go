@@ -9,14 +9,19 @@ import (
 	"context"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/internal/viewer"
 	"github.com/omnisphere/omnisphere/loaders"
 )
 
 // QuantityAvailable is the resolver for the quantityAvailable field.
-func (r *productVariantResolver) QuantityAvailable(ctx context.Context, obj *ent.ProductVariant) (int, error) {
+func (r *productVariantResolver) QuantityAvailable(ctx context.Context, obj *ent.ProductVariant) (*int, error) {
+	if !viewer.FromContext(ctx).SeesStockQuantity() {
+		return nil, nil // the store shows no exact stock: null, no error
+	}
 	stock, err := loaders.For(ctx).VariantStock.Load(ctx, obj.ID)()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return stock.Available(), nil
+	n := stock.Available()
+	return &n, nil
 }

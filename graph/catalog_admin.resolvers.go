@@ -222,12 +222,18 @@ func (r *mutationResolver) StorefrontConfigUpdate(ctx context.Context, input mod
 		StoreName: input.StoreName, StoreDescription: adminNullable(input.StoreDescription), SupportEmail: adminNullable(input.SupportEmail),
 		DefaultLocale: input.DefaultLocale, Theme: adminNullableMap(input.Theme), Branding: adminNullableMap(input.Branding),
 		Currency: input.Currency, TaxRateBps: input.TaxRateBps, PricesIncludeTax: input.PricesIncludeTax,
-		GuestCheckout: input.GuestCheckout, Published: input.Published, SEOTitle: adminNullable(input.SeoTitle),
-		SEODescription: adminNullable(input.SeoDescription), SEOImageURL: adminNullable(input.SeoImageURL), SocialLinks: adminNullableMap(input.SocialLinks),
+		GuestCheckout: input.GuestCheckout, Published: input.Published, ShowStockQuantity: input.ShowStockQuantity,
+		SEOTitle: adminNullable(input.SeoTitle), SEODescription: adminNullable(input.SeoDescription),
+		SEOImageURL: adminNullable(input.SeoImageURL), SocialLinks: adminNullableMap(input.SocialLinks),
 	})
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return &model.StorefrontConfigUpdatePayload{UserErrors: ue}, err
+	}
+	// Committed: this process serves the new published and stock settings
+	// from the next request on (auth.StoreCacheTTL for the others).
+	if r.Auth != nil {
+		r.Auth.ForgetStorefront(c.MerchantID)
 	}
 	return &model.StorefrontConfigUpdatePayload{StorefrontConfig: c, UserErrors: ue}, nil
 }

@@ -58,6 +58,9 @@ func allow(v viewer.Viewer, scope model.Scope, permission *string) error {
 		return nil
 	case model.ScopeStorefront:
 		if v.HasMerchant() {
+			if !v.ServedByStorefront() {
+				return StoreNotPublished("this store's storefront is not published yet")
+			}
 			return nil
 		}
 		if v.Kind == viewer.Staff || v.Kind == viewer.APIKey || v.Kind == viewer.PlatformAdmin {

@@ -24,6 +24,10 @@ const (
 	// CodeComplexityLimitExceeded: the operation is deeper, wider, longer or
 	// dearer than the server's limits (extensions.limit names which).
 	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeStoreNotPublished: the store exists but its merchant has not
+	// published its storefront; only the store's staff and secret keys are
+	// served. A storefront can show a "coming soon" page on it.
+	CodeStoreNotPublished = "STORE_NOT_PUBLISHED"
 )
 
 // coded is an error that already says what the caller may know.
@@ -41,6 +45,9 @@ func Forbidden(msg string) error { return &coded{CodeForbidden, msg} }
 
 // NotFound: nothing the caller may see has this id.
 func NotFound(msg string) error { return &coded{CodeNotFound, msg} }
+
+// StoreNotPublished: the store's storefront is closed to the caller.
+func StoreNotPublished(msg string) error { return &coded{CodeStoreNotPublished, msg} }
 
 // BadUserInput: the request itself is wrong.
 func BadUserInput(msg string) error { return &coded{CodeBadUserInput, msg} }

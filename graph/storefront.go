@@ -165,6 +165,8 @@ func primeLoaders(ctx context.Context, products []*ent.Product, node *graphql.Co
 		return nil
 	}
 	oc := graphql.GetOperationContext(ctx)
+	// quantityAvailable needs the stock only when the viewer may read it.
+	seesQuantity := viewer.FromContext(ctx).SeesStockQuantity()
 	featured, stockOf := false, []string{}
 	for _, f := range graphql.CollectFields(oc, node.Selections, nil) {
 		switch f.Name {
@@ -172,7 +174,7 @@ func primeLoaders(ctx context.Context, products []*ent.Product, node *graphql.Co
 			featured = true
 		case "variants":
 			for _, vf := range graphql.CollectFields(oc, f.Selections, nil) {
-				if vf.Name == "quantityAvailable" || vf.Name == "available" {
+				if (vf.Name == "quantityAvailable" && seesQuantity) || vf.Name == "available" {
 					stockOf = append(stockOf, f.Alias)
 					break
 				}

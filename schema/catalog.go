@@ -430,7 +430,9 @@ func (StorefrontConfig) Fields() []ent.Field {
 		field.Bool("guest_checkout").Default(true).
 			Comment("Whether buyers may check out without a customer account."),
 		field.Bool("published").Default(false).
-			Comment("Whether the storefront is open to the public."),
+			Comment("Whether the storefront is open to the public. Until it is, storefront fields answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys."),
+		field.Bool("show_stock_quantity").Default(true).
+			Comment("Whether storefront visitors and customers see a variant's exact quantityAvailable; when false it is null for them and they see only whether the variant is available. Staff and secret keys always see it."),
 		field.String("seo_title").MaxLen(255).Optional().
 			Comment("Default page title for pages without their own."),
 		field.String("seo_description").MaxLen(512).Optional().

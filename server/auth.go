@@ -57,10 +57,25 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 
 // authenticate resolves credentials to a viewer. No credentials is the
 // anonymous viewer, not an error; credentials that do not check out are.
-// A bearer credential (access token or API key) names the viewer; the
-// storefront key or store slug names the store of an anonymous visitor, and
-// must agree with a customer token's store when both are sent.
+// A visitor or customer of a store also gets what the store's storefront
+// settings decide for them (viewer.Storefront: closed until published,
+// stock shown or not), from the auth service's cache.
 func (s *Server) authenticate(ctx context.Context, authorization, storefrontKey, storeSlug string) (viewer.Viewer, error) {
+	v, err := s.credentials(ctx, authorization, storefrontKey, storeSlug)
+	if err != nil || v.IsStaff() || !v.HasMerchant() {
+		return v, err
+	}
+	if v.Storefront, err = s.Auth.Storefront(ctx, v.MerchantID); err != nil {
+		return viewer.Viewer{}, s.credentialError(ctx, err, "unknown store")
+	}
+	return v, nil
+}
+
+// credentials resolves the credentials themselves. A bearer credential
+// (access token or API key) names the viewer; the storefront key or store
+// slug names the store of an anonymous visitor, and must agree with a
+// customer token's store when both are sent.
+func (s *Server) credentials(ctx context.Context, authorization, storefrontKey, storeSlug string) (viewer.Viewer, error) {
 	var v viewer.Viewer
 	if authorization != "" {
 		scheme, cred, ok := strings.Cut(strings.TrimSpace(authorization), " ")
@@ -108,6 +123,8 @@ func (s *Server) credentialError(ctx context.Context, err error, msg string) err
 // wsInit authenticates a graphql-transport-ws connection from its
 // connection_init payload ({"authorization": "Bearer …"} and/or
 // {"storefrontKey": "…"}); bad credentials close the socket with 4403.
+// The viewer, with its store's storefront settings, holds for the
+// connection's lifetime.
 func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	v, err := s.authenticate(ctx, p.GetString("authorization"), p.GetString("storefrontKey"), p.GetString("storeSlug"))
 	if err != nil {

@@ -101,6 +101,17 @@ func (e *idEnv) register(t *testing.T, slug string) registered {
 	return out
 }
 
+// publish opens reg's storefront to the public: a registered store starts
+// unpublished, and its storefront fields answer STORE_NOT_PUBLISHED to
+// anyone but its staff until then.
+func (e *idEnv) publish(t *testing.T, reg registered) {
+	t.Helper()
+	r := e.do(t, `mutation { storefrontConfigUpdate(input: {published: true}) { userErrors { code } } }`, nil,
+		bearer(reg.MerchantRegister.AccessToken)...)
+	require.Empty(t, r.Errors, r.Body)
+	require.JSONEq(t, `{"storefrontConfigUpdate": {"userErrors": []}}`, string(r.Data))
+}
+
 func TestIdentityOverHTTP(t *testing.T) {
 	for _, b := range dbtest.Backends() {
 		t.Run(string(b), func(t *testing.T) { testIdentity(t, newIDEnv(t, b, nil)) })
@@ -109,6 +120,7 @@ func TestIdentityOverHTTP(t *testing.T) {
 
 func testIdentity(t *testing.T, e *idEnv) {
 	acme := e.register(t, "acme")
+	e.publish(t, acme)
 	tok := acme.MerchantRegister.AccessToken
 
 	t.Run("me with the access token", func(t *testing.T) {
@@ -262,7 +274,11 @@ func testIdentity(t *testing.T, e *idEnv) {
 		bolt := e.register(t, "bolt")
 		reg := `mutation($in: CustomerRegisterInput!) { customerRegister(input: $in) { customerAccessToken customer { email } userErrors { code } } }`
 		in := map[string]any{"email": "ann@example.com", "password": "ann's password"}
-		r := e.do(t, reg, map[string]any{"in": in}, "X-Storefront-Key", acme.MerchantRegister.StorefrontKey)
+		// A store takes customers once its storefront is published.
+		r := e.do(t, reg, map[string]any{"in": in}, "X-Storefront-Key", bolt.MerchantRegister.StorefrontKey)
+		require.Equal(t, []string{"STORE_NOT_PUBLISHED"}, r.codes(), r.Body)
+		e.publish(t, bolt)
+		r = e.do(t, reg, map[string]any{"in": in}, "X-Storefront-Key", acme.MerchantRegister.StorefrontKey)
 		require.Empty(t, r.Errors, r.Body)
 		r = e.do(t, reg, map[string]any{"in": in}, "X-Store-Slug", "bolt")
 		require.Empty(t, r.Errors, r.Body)

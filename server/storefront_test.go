@@ -100,10 +100,44 @@ func (e *sfEnv) visitor() []string {
 }
 func (e *sfEnv) staff() []string { return bearer(e.acme.MerchantRegister.AccessToken) }
 
+// customer registers a customer of acme and returns its bearer header.
+func (e *sfEnv) customer(t *testing.T, email string) []string {
+	t.Helper()
+	r := e.do(t, `mutation($e: String!) { customerRegister(input: {email: $e, password: "customer password"}) { customerAccessToken } }`,
+		map[string]any{"e": email}, e.visitor()...)
+	require.Empty(t, r.Errors, r.Body)
+	var reg struct{ CustomerRegister struct{ CustomerAccessToken string } }
+	r.decode(t, &reg)
+	return bearer(reg.CustomerRegister.CustomerAccessToken)
+}
+
+// secretKey creates a secret key of acme with permissions and returns its
+// bearer header.
+func (e *sfEnv) secretKey(t *testing.T, permissions ...string) []string {
+	t.Helper()
+	r := e.do(t, `mutation($p: [String!]!) { apiKeyCreate(input: {name: "k", permissions: $p}) { secret } }`,
+		map[string]any{"p": permissions}, e.staff()...)
+	require.Empty(t, r.Errors, r.Body)
+	var key struct{ APIKeyCreate struct{ Secret string } }
+	r.decode(t, &key)
+	return bearer(key.APIKeyCreate.Secret)
+}
+
+// updateStorefront applies storefrontConfigUpdate(input: in) as acme's staff.
+func (e *sfEnv) updateStorefront(t *testing.T, in map[string]any) {
+	t.Helper()
+	r := e.do(t, `mutation($in: StorefrontConfigUpdateInput!) { storefrontConfigUpdate(input: $in) { userErrors { code } } }`,
+		map[string]any{"in": in}, e.staff()...)
+	require.Empty(t, r.Errors, r.Body)
+	require.JSONEq(t, `{"storefrontConfigUpdate": {"userErrors": []}}`, string(r.Data))
+}
+
 func newSFEnv(t *testing.T, b dbtest.Backend) *sfEnv {
 	t.Helper()
 	e := &sfEnv{idEnv: newIDEnv(t, b, nil)}
 	e.acme, e.bolt = e.register(t, "acme"), e.register(t, "bolt")
+	e.publish(t, e.acme)
+	e.publish(t, e.bolt)
 	e.a, e.b = uuid.MustParse(e.acme.MerchantRegister.Merchant.ID), uuid.MustParse(e.bolt.MerchantRegister.Merchant.ID)
 	c := e.s.DB.Client
 	e.cat = seedCatalogue(t, c, e.a, 4)
@@ -367,6 +401,90 @@ func testStorefront(t *testing.T, e *sfEnv) {
 		require.JSONEq(t, `{"product": {"category": {"name": "Sub", "parent": {"name": "Leaf"}, "children": {"totalCount": 0}}}}`, string(r.Data))
 	})
 
+	t.Run("an unpublished store serves only its staff", func(t *testing.T) {
+		customer := e.customer(t, "closed@example.com")
+		key := e.secretKey(t, "orders:read")
+		e.updateStorefront(t, map[string]any{"published": false})
+		defer e.updateStorefront(t, map[string]any{"published": true})
+
+		// Every storefront field, to every visitor and customer, at once
+		// (the change was made by this process; others follow within
+		// auth.StoreCacheTTL).
+		for name, h := range map[string][]string{
+			"storefront key": e.visitor(),
+			"key as bearer":  bearer(e.acme.MerchantRegister.StorefrontKey),
+			"store slug":     {"X-Store-Slug", "acme"},
+			"customer":       customer,
+		} {
+			for _, q := range []string{list, `{ product(slug: "p0000") { title } }`, `{ categories { totalCount } }`, `{ storefront { storeName } }`,
+				`mutation { customerRegister(input: {email: "late@example.com", password: "customer password"}) { customerAccessToken } }`,
+				`mutation { customerLogin(input: {email: "closed@example.com", password: "customer password"}) { customerAccessToken } }`,
+			} {
+				r := e.do(t, q, nil, h...)
+				require.Equal(t, []string{"STORE_NOT_PUBLISHED"}, r.codes(), "%s: %s: %s", name, q, r.Body)
+				require.NotContains(t, r.Body, "P000", name)
+				require.NotContains(t, r.Body, `AccessToken":"`, name)
+			}
+		}
+		r := e.do(t, list, nil, e.visitor()...)
+		require.JSONEq(t, `null`, string(r.Data))
+		require.Equal(t, "products", fmt.Sprint(r.Errors[0].Path...))
+
+		// A signed-in customer keeps their own account.
+		r = e.do(t, `{ customer { email } }`, nil, customer...)
+		require.Empty(t, r.Errors, r.Body)
+		require.JSONEq(t, `{"customer": {"email": "closed@example.com"}}`, string(r.Data))
+		// The store's staff and its secret keys read everything.
+		for name, h := range map[string][]string{"staff": e.staff(), "secret key": key} {
+			r = e.do(t, `{ storefront { published } products(first: 1) { totalCount } categories { totalCount } }`, nil, h...)
+			require.Empty(t, r.Errors, "%s: %s", name, r.Body)
+			require.Contains(t, r.Body, `"published":false`, name)
+		}
+		// Another store is not affected.
+		r = e.do(t, list, nil, "X-Store-Slug", "bolt")
+		require.Equal(t, []string{"Bolt Widget"}, titlesOf(t, r, "products"))
+
+		// Published again: served again, at once.
+		e.updateStorefront(t, map[string]any{"published": true})
+		r = e.do(t, list, nil, e.visitor()...)
+		require.Empty(t, r.Errors, r.Body)
+		require.Equal(t, visible, titlesOf(t, r, "products"))
+	})
+
+	t.Run("the store may hide exact stock from the storefront", func(t *testing.T) {
+		customer := e.customer(t, "stock@example.com")
+		key := e.secretKey(t, "orders:read")
+		const q = `{ storefront { showStockQuantity } product(slug: "p0001") { variants { sku available quantityAvailable } } }`
+		shown := `{"storefront": {"showStockQuantity": %t}, "product": {"variants": [
+			{"sku": "SKU-0001-S", "available": true, "quantityAvailable": 5},
+			{"sku": "SKU-0001-M", "available": false, "quantityAvailable": 0},
+			{"sku": "SKU-0001-L", "available": true, "quantityAvailable": 0}]}}`
+		r := e.do(t, q, nil, e.visitor()...)
+		require.JSONEq(t, fmt.Sprintf(shown, true), string(r.Data))
+
+		e.updateStorefront(t, map[string]any{"showStockQuantity": false})
+		defer e.updateStorefront(t, map[string]any{"showStockQuantity": true})
+		for name, h := range map[string][]string{"storefront key": e.visitor(), "store slug": {"X-Store-Slug", "acme"}, "customer": customer} {
+			r := e.do(t, q, nil, h...)
+			require.Empty(t, r.Errors, "%s: %s", name, r.Body)
+			require.JSONEq(t, `{"storefront": {"showStockQuantity": false}, "product": {"variants": [
+				{"sku": "SKU-0001-S", "available": true, "quantityAvailable": null},
+				{"sku": "SKU-0001-M", "available": false, "quantityAvailable": null},
+				{"sku": "SKU-0001-L", "available": true, "quantityAvailable": null}]}}`, string(r.Data), name)
+			// On a page too; the inStock filter still applies.
+			r = e.do(t, `{ products(filter: {inStock: true}) { edges { node { title variants { quantityAvailable } } } } }`, nil, h...)
+			require.Empty(t, r.Errors, "%s: %s", name, r.Body)
+			require.Equal(t, visible, titlesOf(t, r, "products"), name)
+			require.NotRegexp(t, `"quantityAvailable":\d`, r.Body, name)
+		}
+		// The store's staff and secret keys see the numbers.
+		for name, h := range map[string][]string{"staff": e.staff(), "secret key": key} {
+			r := e.do(t, q, nil, h...)
+			require.Empty(t, r.Errors, "%s: %s", name, r.Body)
+			require.JSONEq(t, fmt.Sprintf(shown, false), string(r.Data), name)
+		}
+	})
+
 	t.Run("storefront settings", func(t *testing.T) {
 		r := e.do(t, `{ storefront { storeName currency guestCheckout } }`, nil, e.visitor()...)
 		require.Empty(t, r.Errors, r.Body)
@@ -458,6 +576,7 @@ func TestStorefrontStatementCountIsFlat(t *testing.T) {
 				c.RateLimitBucket = 1000000
 			})}
 			acme := e.register(t, "acme")
+			e.publish(t, acme)
 			seedCatalogue(t, e.s.DB.Client, uuid.MustParse(acme.MerchantRegister.Merchant.ID), 100)
 			key := []string{"X-Storefront-Key", acme.MerchantRegister.StorefrontKey}
 			const q = `query($n: Int!) { products(first: $n, sortKey: TITLE) { edges { node {
@@ -501,6 +620,13 @@ func TestStorefrontStatementCountIsFlat(t *testing.T) {
 			// featured images (2); the storefront key was resolved by the
 			// first request and is cached (auth.StoreCacheTTL).
 			require.Equal(t, map[int]uint64{5: 6, 20: 6, 100: 6}, counts)
+			// The store's settings (published, stock shown) come with the
+			// key, from the same cache: hiding stock costs nothing either.
+			r := e.do(t, `mutation { storefrontConfigUpdate(input: {showStockQuantity: false}) { userErrors { code } } }`, nil,
+				bearer(acme.MerchantRegister.AccessToken)...)
+			require.Empty(t, r.Errors, r.Body)
+			count(1) // reads the changed settings once
+			require.Equal(t, uint64(6), count(20))
 			t.Logf("storefront page with variants, stock, images, featured image, price range and category: %d SQL statements for 5, 20 and 100 products", counts[100])
 		})
 	}

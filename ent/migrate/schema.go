@@ -2152,6 +2152,7 @@ var (
 		{Name: "prices_include_tax", Type: field.TypeBool, Default: false},
 		{Name: "guest_checkout", Type: field.TypeBool, Default: true},
 		{Name: "published", Type: field.TypeBool, Default: false},
+		{Name: "show_stock_quantity", Type: field.TypeBool, Default: true},
 		{Name: "seo_title", Type: field.TypeString, Nullable: true, Size: 255},
 		{Name: "seo_description", Type: field.TypeString, Nullable: true, Size: 512},
 		{Name: "seo_image_url", Type: field.TypeString, Nullable: true, Size: 2048},
@@ -2166,7 +2167,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "storefront_configs_merchant_accounts_merchant",
-				Columns:    []*schema.Column{StorefrontConfigsColumns[19]},
+				Columns:    []*schema.Column{StorefrontConfigsColumns[20]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -2175,12 +2176,12 @@ var (
 			{
 				Name:    "storefrontconfig_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{StorefrontConfigsColumns[19]},
+				Columns: []*schema.Column{StorefrontConfigsColumns[20]},
 			},
 			{
 				Name:    "storefront_configs_merchant_id_key",
 				Unique:  true,
-				Columns: []*schema.Column{StorefrontConfigsColumns[19]},
+				Columns: []*schema.Column{StorefrontConfigsColumns[20]},
 			},
 			{
 				Name:    "storefrontconfig_domain",

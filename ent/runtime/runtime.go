@@ -2931,16 +2931,20 @@ func init() {
 	storefrontconfigDescPublished := storefrontconfigFields[11].Descriptor()
 	// storefrontconfig.DefaultPublished holds the default value on creation for the published field.
 	storefrontconfig.DefaultPublished = storefrontconfigDescPublished.Default.(bool)
+	// storefrontconfigDescShowStockQuantity is the schema descriptor for show_stock_quantity field.
+	storefrontconfigDescShowStockQuantity := storefrontconfigFields[12].Descriptor()
+	// storefrontconfig.DefaultShowStockQuantity holds the default value on creation for the show_stock_quantity field.
+	storefrontconfig.DefaultShowStockQuantity = storefrontconfigDescShowStockQuantity.Default.(bool)
 	// storefrontconfigDescSeoTitle is the schema descriptor for seo_title field.
-	storefrontconfigDescSeoTitle := storefrontconfigFields[12].Descriptor()
+	storefrontconfigDescSeoTitle := storefrontconfigFields[13].Descriptor()
 	// storefrontconfig.SeoTitleValidator is a validator for the "seo_title" field. It is called by the builders before save.
 	storefrontconfig.SeoTitleValidator = storefrontconfigDescSeoTitle.Validators[0].(func(string) error)
 	// storefrontconfigDescSeoDescription is the schema descriptor for seo_description field.
-	storefrontconfigDescSeoDescription := storefrontconfigFields[13].Descriptor()
+	storefrontconfigDescSeoDescription := storefrontconfigFields[14].Descriptor()
 	// storefrontconfig.SeoDescriptionValidator is a validator for the "seo_description" field. It is called by the builders before save.
 	storefrontconfig.SeoDescriptionValidator = storefrontconfigDescSeoDescription.Validators[0].(func(string) error)
 	// storefrontconfigDescSeoImageURL is the schema descriptor for seo_image_url field.
-	storefrontconfigDescSeoImageURL := storefrontconfigFields[14].Descriptor()
+	storefrontconfigDescSeoImageURL := storefrontconfigFields[15].Descriptor()
 	// storefrontconfig.SeoImageURLValidator is a validator for the "seo_image_url" field. It is called by the builders before save.
 	storefrontconfig.SeoImageURLValidator = storefrontconfigDescSeoImageURL.Validators[0].(func(string) error)
 	// storefrontconfigDescID is the schema descriptor for id field.

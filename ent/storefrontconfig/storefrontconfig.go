@@ -46,6 +46,8 @@ const (
 	FieldGuestCheckout = "guest_checkout"
 	// FieldPublished holds the string denoting the published field in the database.
 	FieldPublished = "published"
+	// FieldShowStockQuantity holds the string denoting the show_stock_quantity field in the database.
+	FieldShowStockQuantity = "show_stock_quantity"
 	// FieldSeoTitle holds the string denoting the seo_title field in the database.
 	FieldSeoTitle = "seo_title"
 	// FieldSeoDescription holds the string denoting the seo_description field in the database.
@@ -85,6 +87,7 @@ var Columns = []string{
 	FieldPricesIncludeTax,
 	FieldGuestCheckout,
 	FieldPublished,
+	FieldShowStockQuantity,
 	FieldSeoTitle,
 	FieldSeoDescription,
 	FieldSeoImageURL,
@@ -141,6 +144,8 @@ var (
 	DefaultGuestCheckout bool
 	// DefaultPublished holds the default value on creation for the "published" field.
 	DefaultPublished bool
+	// DefaultShowStockQuantity holds the default value on creation for the "show_stock_quantity" field.
+	DefaultShowStockQuantity bool
 	// SeoTitleValidator is a validator for the "seo_title" field. It is called by the builders before save.
 	SeoTitleValidator func(string) error
 	// SeoDescriptionValidator is a validator for the "seo_description" field. It is called by the builders before save.
@@ -222,6 +227,11 @@ func ByGuestCheckout(opts ...sql.OrderTermOption) OrderOption {
 // ByPublished orders the results by the published field.
 func ByPublished(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPublished, opts...).ToFunc()
+}
+
+// ByShowStockQuantity orders the results by the show_stock_quantity field.
+func ByShowStockQuantity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShowStockQuantity, opts...).ToFunc()
 }
 
 // BySeoTitle orders the results by the seo_title field.

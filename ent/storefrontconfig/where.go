@@ -121,6 +121,11 @@ func Published(v bool) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldEQ(FieldPublished, v))
 }
 
+// ShowStockQuantity applies equality check predicate on the "show_stock_quantity" field. It's identical to ShowStockQuantityEQ.
+func ShowStockQuantity(v bool) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldEQ(FieldShowStockQuantity, v))
+}
+
 // SeoTitle applies equality check predicate on the "seo_title" field. It's identical to SeoTitleEQ.
 func SeoTitle(v string) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldEQ(FieldSeoTitle, v))
@@ -744,6 +749,16 @@ func PublishedEQ(v bool) predicate.StorefrontConfig {
 // PublishedNEQ applies the NEQ predicate on the "published" field.
 func PublishedNEQ(v bool) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldNEQ(FieldPublished, v))
+}
+
+// ShowStockQuantityEQ applies the EQ predicate on the "show_stock_quantity" field.
+func ShowStockQuantityEQ(v bool) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldEQ(FieldShowStockQuantity, v))
+}
+
+// ShowStockQuantityNEQ applies the NEQ predicate on the "show_stock_quantity" field.
+func ShowStockQuantityNEQ(v bool) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldNEQ(FieldShowStockQuantity, v))
 }
 
 // SeoTitleEQ applies the EQ predicate on the "seo_title" field.

@@ -2830,7 +2830,7 @@ func (ec *executionContext) unmarshalInputStorefrontConfigUpdateInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"storeName", "storeDescription", "supportEmail", "defaultLocale", "theme", "branding", "currency", "taxRateBps", "pricesIncludeTax", "guestCheckout", "published", "seoTitle", "seoDescription", "seoImageUrl", "socialLinks"}
+	fieldsInOrder := [...]string{"storeName", "storeDescription", "supportEmail", "defaultLocale", "theme", "branding", "currency", "taxRateBps", "pricesIncludeTax", "guestCheckout", "published", "showStockQuantity", "seoTitle", "seoDescription", "seoImageUrl", "socialLinks"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2914,6 +2914,13 @@ func (ec *executionContext) unmarshalInputStorefrontConfigUpdateInput(ctx contex
 				return it, err
 			}
 			it.Published = data
+		case "showStockQuantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("showStockQuantity"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShowStockQuantity = data
 		case "seoTitle":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoTitle"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

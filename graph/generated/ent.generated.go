@@ -57,7 +57,7 @@ type ProductResolver interface {
 	Seo(ctx context.Context, obj *ent.Product) (*model.Seo, error)
 }
 type ProductVariantResolver interface {
-	QuantityAvailable(ctx context.Context, obj *ent.ProductVariant) (int, error)
+	QuantityAvailable(ctx context.Context, obj *ent.ProductVariant) (*int, error)
 	Available(ctx context.Context, obj *ent.ProductVariant) (bool, error)
 }
 type QueryResolver interface {
@@ -16924,11 +16924,11 @@ func (ec *executionContext) _ProductVariant_quantityAvailable(ctx context.Contex
 			return ec.Resolvers.ProductVariant().QuantityAvailable(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ProductVariant_quantityAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -21759,6 +21759,29 @@ func (ec *executionContext) _StorefrontConfig_published(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_StorefrontConfig_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StorefrontConfig", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StorefrontConfig_showStockQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.StorefrontConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StorefrontConfig_showStockQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShowStockQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StorefrontConfig_showStockQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StorefrontConfig", field, false, false, "Boolean")
 }
 
@@ -61771,7 +61794,7 @@ func (ec *executionContext) unmarshalInputStorefrontConfigWhereInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "storeName", "storeNameNEQ", "storeNameIn", "storeNameNotIn", "storeNameGT", "storeNameGTE", "storeNameLT", "storeNameLTE", "storeNameContains", "storeNameHasPrefix", "storeNameHasSuffix", "storeNameEqualFold", "storeNameContainsFold", "storeDescription", "storeDescriptionNEQ", "storeDescriptionIn", "storeDescriptionNotIn", "storeDescriptionGT", "storeDescriptionGTE", "storeDescriptionLT", "storeDescriptionLTE", "storeDescriptionContains", "storeDescriptionHasPrefix", "storeDescriptionHasSuffix", "storeDescriptionIsNil", "storeDescriptionNotNil", "storeDescriptionEqualFold", "storeDescriptionContainsFold", "supportEmail", "supportEmailNEQ", "supportEmailIn", "supportEmailNotIn", "supportEmailGT", "supportEmailGTE", "supportEmailLT", "supportEmailLTE", "supportEmailContains", "supportEmailHasPrefix", "supportEmailHasSuffix", "supportEmailIsNil", "supportEmailNotNil", "supportEmailEqualFold", "supportEmailContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainIsNil", "domainNotNil", "domainEqualFold", "domainContainsFold", "defaultLocale", "defaultLocaleNEQ", "defaultLocaleIn", "defaultLocaleNotIn", "defaultLocaleGT", "defaultLocaleGTE", "defaultLocaleLT", "defaultLocaleLTE", "defaultLocaleContains", "defaultLocaleHasPrefix", "defaultLocaleHasSuffix", "defaultLocaleEqualFold", "defaultLocaleContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "taxRateBps", "taxRateBpsNEQ", "taxRateBpsIn", "taxRateBpsNotIn", "taxRateBpsGT", "taxRateBpsGTE", "taxRateBpsLT", "taxRateBpsLTE", "pricesIncludeTax", "pricesIncludeTaxNEQ", "guestCheckout", "guestCheckoutNEQ", "published", "publishedNEQ", "seoTitle", "seoTitleNEQ", "seoTitleIn", "seoTitleNotIn", "seoTitleGT", "seoTitleGTE", "seoTitleLT", "seoTitleLTE", "seoTitleContains", "seoTitleHasPrefix", "seoTitleHasSuffix", "seoTitleIsNil", "seoTitleNotNil", "seoTitleEqualFold", "seoTitleContainsFold", "seoDescription", "seoDescriptionNEQ", "seoDescriptionIn", "seoDescriptionNotIn", "seoDescriptionGT", "seoDescriptionGTE", "seoDescriptionLT", "seoDescriptionLTE", "seoDescriptionContains", "seoDescriptionHasPrefix", "seoDescriptionHasSuffix", "seoDescriptionIsNil", "seoDescriptionNotNil", "seoDescriptionEqualFold", "seoDescriptionContainsFold", "seoImageURL", "seoImageURLNEQ", "seoImageURLIn", "seoImageURLNotIn", "seoImageURLGT", "seoImageURLGTE", "seoImageURLLT", "seoImageURLLTE", "seoImageURLContains", "seoImageURLHasPrefix", "seoImageURLHasSuffix", "seoImageURLIsNil", "seoImageURLNotNil", "seoImageURLEqualFold", "seoImageURLContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "storeName", "storeNameNEQ", "storeNameIn", "storeNameNotIn", "storeNameGT", "storeNameGTE", "storeNameLT", "storeNameLTE", "storeNameContains", "storeNameHasPrefix", "storeNameHasSuffix", "storeNameEqualFold", "storeNameContainsFold", "storeDescription", "storeDescriptionNEQ", "storeDescriptionIn", "storeDescriptionNotIn", "storeDescriptionGT", "storeDescriptionGTE", "storeDescriptionLT", "storeDescriptionLTE", "storeDescriptionContains", "storeDescriptionHasPrefix", "storeDescriptionHasSuffix", "storeDescriptionIsNil", "storeDescriptionNotNil", "storeDescriptionEqualFold", "storeDescriptionContainsFold", "supportEmail", "supportEmailNEQ", "supportEmailIn", "supportEmailNotIn", "supportEmailGT", "supportEmailGTE", "supportEmailLT", "supportEmailLTE", "supportEmailContains", "supportEmailHasPrefix", "supportEmailHasSuffix", "supportEmailIsNil", "supportEmailNotNil", "supportEmailEqualFold", "supportEmailContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainIsNil", "domainNotNil", "domainEqualFold", "domainContainsFold", "defaultLocale", "defaultLocaleNEQ", "defaultLocaleIn", "defaultLocaleNotIn", "defaultLocaleGT", "defaultLocaleGTE", "defaultLocaleLT", "defaultLocaleLTE", "defaultLocaleContains", "defaultLocaleHasPrefix", "defaultLocaleHasSuffix", "defaultLocaleEqualFold", "defaultLocaleContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "taxRateBps", "taxRateBpsNEQ", "taxRateBpsIn", "taxRateBpsNotIn", "taxRateBpsGT", "taxRateBpsGTE", "taxRateBpsLT", "taxRateBpsLTE", "pricesIncludeTax", "pricesIncludeTaxNEQ", "guestCheckout", "guestCheckoutNEQ", "published", "publishedNEQ", "showStockQuantity", "showStockQuantityNEQ", "seoTitle", "seoTitleNEQ", "seoTitleIn", "seoTitleNotIn", "seoTitleGT", "seoTitleGTE", "seoTitleLT", "seoTitleLTE", "seoTitleContains", "seoTitleHasPrefix", "seoTitleHasSuffix", "seoTitleIsNil", "seoTitleNotNil", "seoTitleEqualFold", "seoTitleContainsFold", "seoDescription", "seoDescriptionNEQ", "seoDescriptionIn", "seoDescriptionNotIn", "seoDescriptionGT", "seoDescriptionGTE", "seoDescriptionLT", "seoDescriptionLTE", "seoDescriptionContains", "seoDescriptionHasPrefix", "seoDescriptionHasSuffix", "seoDescriptionIsNil", "seoDescriptionNotNil", "seoDescriptionEqualFold", "seoDescriptionContainsFold", "seoImageURL", "seoImageURLNEQ", "seoImageURLIn", "seoImageURLNotIn", "seoImageURLGT", "seoImageURLGTE", "seoImageURLLT", "seoImageURLLTE", "seoImageURLContains", "seoImageURLHasPrefix", "seoImageURLHasSuffix", "seoImageURLIsNil", "seoImageURLNotNil", "seoImageURLEqualFold", "seoImageURLContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -62653,6 +62676,20 @@ func (ec *executionContext) unmarshalInputStorefrontConfigWhereInput(ctx context
 				return it, err
 			}
 			it.PublishedNEQ = data
+		case "showStockQuantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("showStockQuantity"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShowStockQuantity = data
+		case "showStockQuantityNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("showStockQuantityNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShowStockQuantityNEQ = data
 		case "seoTitle":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seoTitle"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -72899,7 +72936,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 				})
 		case "quantityAvailable":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ProductVariant_quantityAvailable(ctx, field, obj)
 				})
@@ -74108,6 +74145,11 @@ func (ec *executionContext) _StorefrontConfig(ctx context.Context, sel ast.Selec
 			}
 		case "published":
 			out.Values[i] = ec._StorefrontConfig_published(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "showStockQuantity":
+			out.Values[i] = ec._StorefrontConfig_showStockQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

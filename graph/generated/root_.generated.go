@@ -1182,25 +1182,26 @@ type ComplexityRoot struct {
 	}
 
 	StorefrontConfig struct {
-		Branding         func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		Currency         func(childComplexity int) int
-		DefaultLocale    func(childComplexity int) int
-		Domain           func(childComplexity int) int
-		GuestCheckout    func(childComplexity int) int
-		ID               func(childComplexity int) int
-		PricesIncludeTax func(childComplexity int) int
-		Published        func(childComplexity int) int
-		SeoDescription   func(childComplexity int) int
-		SeoImageURL      func(childComplexity int) int
-		SeoTitle         func(childComplexity int) int
-		SocialLinks      func(childComplexity int) int
-		StoreDescription func(childComplexity int) int
-		StoreName        func(childComplexity int) int
-		SupportEmail     func(childComplexity int) int
-		TaxRateBps       func(childComplexity int) int
-		Theme            func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
+		Branding          func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Currency          func(childComplexity int) int
+		DefaultLocale     func(childComplexity int) int
+		Domain            func(childComplexity int) int
+		GuestCheckout     func(childComplexity int) int
+		ID                func(childComplexity int) int
+		PricesIncludeTax  func(childComplexity int) int
+		Published         func(childComplexity int) int
+		SeoDescription    func(childComplexity int) int
+		SeoImageURL       func(childComplexity int) int
+		SeoTitle          func(childComplexity int) int
+		ShowStockQuantity func(childComplexity int) int
+		SocialLinks       func(childComplexity int) int
+		StoreDescription  func(childComplexity int) int
+		StoreName         func(childComplexity int) int
+		SupportEmail      func(childComplexity int) int
+		TaxRateBps        func(childComplexity int) int
+		Theme             func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
 	}
 
 	StorefrontConfigUpdatePayload struct {
@@ -6854,6 +6855,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StorefrontConfig.SeoTitle(childComplexity), true
+	case "StorefrontConfig.showStockQuantity":
+		if e.ComplexityRoot.StorefrontConfig.ShowStockQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontConfig.ShowStockQuantity(childComplexity), true
 	case "StorefrontConfig.socialLinks":
 		if e.ComplexityRoot.StorefrontConfig.SocialLinks == nil {
 			break
@@ -7949,9 +7956,12 @@ type CustomerLoginPayload {
 	{Name: "../catalog.graphqls", Input: `extend type ProductVariant {
   """
   Units that can be sold now, summed over all warehouses: on hand minus
-  reserved, never below zero.
+  reserved, never below zero. Null for storefront visitors and customers
+  when the store hides exact stock (` + "`" + `storefront { showStockQuantity }` + "`" + ` is
+  false); ` + "`" + `available` + "`" + ` still says whether the variant can be bought. The
+  store's staff and secret keys always get the number.
   """
-  quantityAvailable: Int!
+  quantityAvailable: Int
 }
 `, BuiltIn: false},
 	{Name: "../catalog_admin.graphqls", Input: `# The admin catalogue: products, variants, categories, images, warehouses,
@@ -8381,8 +8391,17 @@ input StorefrontConfigUpdateInput {
   taxRateBps: Int
   pricesIncludeTax: Boolean
   guestCheckout: Boolean
-  "Open the storefront to the public."
+  """
+  Open the storefront to the public. While it is false, storefront fields
+  answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys.
+  """
   published: Boolean
+  """
+  Show storefront visitors and customers each variant's exact
+  quantityAvailable (true by default); when false they get null and only
+  ` + "`" + `available` + "`" + `.
+  """
+  showStockQuantity: Boolean
   seoTitle: String @goField(omittable: true)
   seoDescription: String @goField(omittable: true)
   seoImageUrl: String @goField(omittable: true)
@@ -8488,7 +8507,11 @@ directive @auth(
 enum Scope {
   "Anyone, with or without a store key."
   PUBLIC
-  "A storefront visitor of one store (publishable key or store slug), or a signed-in customer of it."
+  """
+  A storefront visitor of one store (publishable key or store slug), or a
+  signed-in customer of it, while the store is published (else
+  STORE_NOT_PUBLISHED); and the store's staff and secret keys, always.
+  """
   STOREFRONT
   "A signed-in storefront customer, for their own data."
   CUSTOMER
@@ -8509,7 +8532,10 @@ type Mutation
 # (X-Storefront-Key or X-Store-Slug), a signed-in customer, or the store's staff.
 # Staff (and secret keys holding products:read or products:write) see every
 # product status; everyone else sees only ACTIVE products whose publishedAt has
-# passed, and only published categories — on every path, nested ones included.
+# passed, and only published categories under published ones — on every path,
+# nested ones included. Until the merchant publishes the store
+# (storefrontConfigUpdate published: true), every STOREFRONT field answers
+# visitors and customers with the top-level error STORE_NOT_PUBLISHED.
 
 extend type Query {
   """
@@ -8562,7 +8588,8 @@ extend type Query {
   """
   The category tree: the root categories, ordered by position, each with its
   ` + "`" + `children` + "`" + ` (a connection) down the tree. Storefront viewers see only
-  published categories (an unpublished one hides its subtree).
+  published categories (an unpublished one hides its subtree, also as a
+  product's category, a parent or a filter).
   """
   categories(
     first: Int
@@ -8571,7 +8598,10 @@ extend type Query {
     before: Cursor
   ): ProductCategoryConnection! @auth(scope: STOREFRONT)
 
-  "The store's storefront settings: name, theme, branding, currency, tax and checkout rules."
+  """
+  The store's storefront settings: name, theme, branding, currency, tax and
+  checkout rules, whether it is published and shows exact stock.
+  """
   storefront: StorefrontConfig! @auth(scope: STOREFRONT)
 }
 
@@ -19545,9 +19575,13 @@ type StorefrontConfig implements Node {
   """
   guestCheckout: Boolean!
   """
-  Whether the storefront is open to the public.
+  Whether the storefront is open to the public. Until it is, storefront fields answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys.
   """
   published: Boolean!
+  """
+  Whether storefront visitors and customers see a variant's exact quantityAvailable; when false it is null for them and they see only whether the variant is available. Staff and secret keys always see it.
+  """
+  showStockQuantity: Boolean!
   """
   Default page title for pages without their own.
   """
@@ -19754,6 +19788,11 @@ input StorefrontConfigWhereInput {
   """
   published: Boolean
   publishedNEQ: Boolean
+  """
+  show_stock_quantity field predicates
+  """
+  showStockQuantity: Boolean
+  showStockQuantityNEQ: Boolean
   """
   seo_title field predicates
   """
@@ -23427,6 +23466,8 @@ func (ec *executionContext) childFields_StorefrontConfig(ctx context.Context, fi
 		return ec.fieldContext_StorefrontConfig_guestCheckout(ctx, field)
 	case "published":
 		return ec.fieldContext_StorefrontConfig_published(ctx, field)
+	case "showStockQuantity":
+		return ec.fieldContext_StorefrontConfig_showStockQuantity(ctx, field)
 	case "seoTitle":
 		return ec.fieldContext_StorefrontConfig_seoTitle(ctx, field)
 	case "seoDescription":

@@ -501,11 +501,16 @@ type StorefrontConfigUpdateInput struct {
 	TaxRateBps       *int  `json:"taxRateBps,omitempty"`
 	PricesIncludeTax *bool `json:"pricesIncludeTax,omitempty"`
 	GuestCheckout    *bool `json:"guestCheckout,omitempty"`
-	// Open the storefront to the public.
-	Published      *bool                      `json:"published,omitempty"`
-	SeoTitle       graphql.Omittable[*string] `json:"seoTitle,omitempty"`
-	SeoDescription graphql.Omittable[*string] `json:"seoDescription,omitempty"`
-	SeoImageURL    graphql.Omittable[*string] `json:"seoImageUrl,omitempty"`
+	// Open the storefront to the public. While it is false, storefront fields
+	// answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys.
+	Published *bool `json:"published,omitempty"`
+	// Show storefront visitors and customers each variant's exact
+	// quantityAvailable (true by default); when false they get null and only
+	// `available`.
+	ShowStockQuantity *bool                      `json:"showStockQuantity,omitempty"`
+	SeoTitle          graphql.Omittable[*string] `json:"seoTitle,omitempty"`
+	SeoDescription    graphql.Omittable[*string] `json:"seoDescription,omitempty"`
+	SeoImageURL       graphql.Omittable[*string] `json:"seoImageUrl,omitempty"`
 	// Profile URLs by network, e.g. {"instagram": "https://…"}.
 	SocialLinks graphql.Omittable[map[string]any] `json:"socialLinks,omitempty"`
 }
@@ -755,7 +760,9 @@ type Scope string
 const (
 	// Anyone, with or without a store key.
 	ScopePublic Scope = "PUBLIC"
-	// A storefront visitor of one store (publishable key or store slug), or a signed-in customer of it.
+	// A storefront visitor of one store (publishable key or store slug), or a
+	// signed-in customer of it, while the store is published (else
+	// STORE_NOT_PUBLISHED); and the store's staff and secret keys, always.
 	ScopeStorefront Scope = "STOREFRONT"
 	// A signed-in storefront customer, for their own data.
 	ScopeCustomer Scope = "CUSTOMER"

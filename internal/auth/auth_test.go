@@ -494,3 +494,43 @@ func TestStorefrontKeyCacheExpires(t *testing.T) {
 	_, err = f.svc.AuthenticateStorefrontKey(context.Background(), r.StorefrontKey)
 	require.ErrorIs(t, err, ErrUnauthenticated)
 }
+
+// TestStorefrontSettingsCache: a store's storefront settings are read once
+// per StoreCacheTTL; a change reaches this process at once through
+// ForgetStorefront, and any other process when its entry expires.
+func TestStorefrontSettingsCache(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			f := newFixture(t, b)
+			r := f.register(t, "acme")
+			ctx := context.Background()
+			st, err := f.svc.Storefront(ctx, r.Merchant.ID)
+			require.NoError(t, err)
+			require.Equal(t, viewer.Storefront{Closed: true}, st, "a registered store starts unpublished and shows stock")
+
+			staff := viewer.NewContext(ctx, viewer.Viewer{Kind: viewer.Staff, MerchantID: r.Merchant.ID, UserID: r.User.ID})
+			require.NoError(t, f.db.Client.StorefrontConfig.Update().SetPublished(true).SetShowStockQuantity(false).Exec(staff))
+			before := f.db.Statements()
+			st, err = f.svc.Storefront(ctx, r.Merchant.ID)
+			require.NoError(t, err)
+			require.Equal(t, viewer.Storefront{Closed: true}, st, "cached for StoreCacheTTL")
+			require.Equal(t, before, f.db.Statements(), "a cached answer costs no statement")
+
+			f.clock.Add(StoreCacheTTL) // another process: its entry expires
+			st, err = f.svc.Storefront(ctx, r.Merchant.ID)
+			require.NoError(t, err)
+			require.Equal(t, viewer.Storefront{HideStockQuantity: true}, st)
+
+			require.NoError(t, f.db.Client.StorefrontConfig.Update().SetPublished(false).Exec(staff))
+			f.svc.ForgetStorefront(r.Merchant.ID) // the process that made the change
+			st, err = f.svc.Storefront(ctx, r.Merchant.ID)
+			require.NoError(t, err)
+			require.Equal(t, viewer.Storefront{Closed: true, HideStockQuantity: true}, st)
+
+			// A store without settings is closed.
+			st, err = f.svc.Storefront(ctx, uuid.New())
+			require.NoError(t, err)
+			require.True(t, st.Closed)
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/customer"
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/refreshtoken"
+	"github.com/omnisphere/omnisphere/ent/storefrontconfig"
 	"github.com/omnisphere/omnisphere/ent/user"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/ids"
@@ -51,7 +52,9 @@ type Service struct {
 	cfg     Config
 	signer  *signer
 	hasher  *hasher
-	stores  storeCache // storefront key digest or slug -> merchant
+	stores  storeCache[uuid.UUID] // storefront key digest or slug -> merchant
+	// storefronts: merchant -> its storefront settings (Storefront).
+	storefronts storeCache[viewer.Storefront]
 }
 
 // New returns a Service reading and writing through client.
@@ -345,6 +348,42 @@ func (s *Service) AuthenticateStoreSlug(ctx context.Context, slug string) (viewe
 	}
 	s.stores.put("slug:"+slug, m.ID, s.cfg.Now())
 	return viewer.Viewer{Kind: viewer.Anonymous, MerchantID: m.ID}, nil
+}
+
+// Storefront returns what the settings of merchant's storefront decide for
+// its visitors and customers: closed until published, and whether exact
+// stock is shown. A store without settings is closed. The answer is
+// remembered for StoreCacheTTL, so a storefront request costs no statement
+// for it.
+func (s *Service) Storefront(ctx context.Context, merchant uuid.UUID) (viewer.Storefront, error) {
+	key := merchant.String()
+	if st, ok := s.storefronts.get(key, s.cfg.Now()); ok {
+		return st, nil
+	}
+	// The store's own tenant context: no cross-tenant read is needed.
+	vctx := viewer.NewContext(ctx, viewer.Viewer{Kind: viewer.Anonymous, MerchantID: merchant})
+	cfg, err := s.client.StorefrontConfig.Query().
+		Where(storefrontconfig.MerchantID(merchant)).
+		Select(storefrontconfig.FieldPublished, storefrontconfig.FieldShowStockQuantity).
+		Only(vctx)
+	st := viewer.Storefront{Closed: true}
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return viewer.Storefront{}, fmt.Errorf("auth: storefront settings: %w", err)
+	default:
+		st = viewer.Storefront{Closed: !cfg.Published, HideStockQuantity: !cfg.ShowStockQuantity}
+	}
+	s.storefronts.put(key, st, s.cfg.Now())
+	return st, nil
+}
+
+// ForgetStorefront drops what this process remembers of merchant's
+// storefront settings: call it once a change of them has committed, so that
+// the next request of this process applies it (other processes do within
+// StoreCacheTTL).
+func (s *Service) ForgetStorefront(merchant uuid.UUID) {
+	s.storefronts.forget(merchant.String())
 }
 
 func (s *Service) authenticateKey(ctx context.Context, key string) (viewer.Viewer, error) {

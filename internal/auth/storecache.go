@@ -3,47 +3,57 @@ package auth
 import (
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
-// StoreCacheTTL is how long a storefront key or store slug is remembered
-// once resolved. Storefront visitors send one on every request; resolving it
-// costs a database round trip. Publishable keys are public identifiers, so a
-// revoked one (or a store closed meanwhile) may keep identifying its store
-// for up to this long on each server process. Secret keys and tokens are
-// never cached: their revocation is effective on the next request.
+// StoreCacheTTL is how long a storefront key, a store slug and a store's
+// storefront settings (published, show stock) are remembered once
+// resolved. Storefront visitors send a key or slug on every request;
+// resolving it costs a database round trip. Publishable keys are public
+// identifiers, so a revoked one (or a store closed meanwhile) may keep
+// identifying its store for up to this long on each server process, and a
+// change of the storefront settings reaches the other server processes
+// within this long (the process that made it forgets them at once:
+// ForgetStorefront). Secret keys and tokens are never cached: their
+// revocation is effective on the next request.
 const StoreCacheTTL = 5 * time.Second
 
-// storeCacheMax bounds the cache; when full it is emptied (simple and
+// storeCacheMax bounds a cache; when full it is emptied (simple and
 // enough: the working set of stores per process is small).
 const storeCacheMax = 10_000
 
-type storeCache struct {
+// storeCache remembers values for StoreCacheTTL.
+type storeCache[V any] struct {
 	mu      sync.Mutex
-	entries map[string]storeEntry
+	entries map[string]storeEntry[V]
 }
 
-type storeEntry struct {
-	merchant uuid.UUID
-	expires  time.Time
+type storeEntry[V any] struct {
+	value   V
+	expires time.Time
 }
 
-func (c *storeCache) get(key string, now time.Time) (uuid.UUID, bool) {
+func (c *storeCache[V]) get(key string, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok || !now.Before(e.expires) {
-		return uuid.Nil, false
+		var zero V
+		return zero, false
 	}
-	return e.merchant, true
+	return e.value, true
 }
 
-func (c *storeCache) put(key string, merchant uuid.UUID, now time.Time) {
+func (c *storeCache[V]) put(key string, value V, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= storeCacheMax {
-		c.entries = make(map[string]storeEntry)
+		c.entries = make(map[string]storeEntry[V])
 	}
-	c.entries[key] = storeEntry{merchant: merchant, expires: now.Add(StoreCacheTTL)}
+	c.entries[key] = storeEntry[V]{value: value, expires: now.Add(StoreCacheTTL)}
+}
+
+func (c *storeCache[V]) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, key)
 }

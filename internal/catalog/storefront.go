@@ -32,6 +32,10 @@ type StorefrontInput struct {
 	SEODescription   Nullable[string]
 	SEOImageURL      Nullable[string]
 	SocialLinks      Nullable[map[string]any]
+
+	// ShowStockQuantity: whether visitors and customers see a variant's
+	// exact quantityAvailable (else null).
+	ShowStockQuantity *bool
 }
 
 var localeRe = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
@@ -119,6 +123,9 @@ func (s *Service) UpdateStorefrontConfig(ctx context.Context, in StorefrontInput
 		}
 		if in.Published != nil {
 			u.SetPublished(*in.Published)
+		}
+		if in.ShowStockQuantity != nil {
+			u.SetShowStockQuantity(*in.ShowStockQuantity)
 		}
 		setNullable(seoTitle, m.SetSeoTitle, m.ClearSeoTitle)
 		setNullable(seoDesc, m.SetSeoDescription, m.ClearSeoDescription)

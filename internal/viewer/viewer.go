@@ -59,6 +59,43 @@ type Viewer struct {
 	SessionID uuid.UUID
 	// Permissions held by an API key or a staff role, e.g. "products:read".
 	Permissions []string
+	// Storefront is what the store's storefront settings decide for a
+	// visitor or customer, read when the credentials were resolved (see
+	// Storefront). Staff and secret keys ignore it.
+	Storefront Storefront
+}
+
+// Storefront is the part of a store's storefront settings that decides what
+// its visitors and customers are served. The server resolves it with their
+// credentials on every request (from a cache: auth.StoreCacheTTL), so that
+// no resolver needs a statement for it.
+//
+// The zero value is an open storefront that shows stock, the behaviour of a
+// store before these settings existed: every path that makes a visitor or
+// customer viewer from credentials sets it (server.authenticate does).
+type Storefront struct {
+	// Closed: the merchant has not published the storefront
+	// (StorefrontConfig.published is false). Storefront fields answer only
+	// the store's staff and secret keys.
+	Closed bool
+	// HideStockQuantity: the merchant shows no exact stock
+	// (StorefrontConfig.show_stock_quantity is false), so
+	// ProductVariant.quantityAvailable is null for visitors and customers.
+	HideStockQuantity bool
+}
+
+// ServedByStorefront reports whether storefront fields answer the viewer:
+// always for the store's staff and secret keys, for anyone else only while
+// the storefront is published.
+func (v Viewer) ServedByStorefront() bool {
+	return v.IsStaff() || !v.Storefront.Closed
+}
+
+// SeesStockQuantity reports whether the viewer may read a variant's exact
+// available quantity: the store's staff and secret keys always, anyone else
+// when the store shows it.
+func (v Viewer) SeesStockQuantity() bool {
+	return v.IsStaff() || !v.Storefront.HideStockQuantity
 }
 
 // IsStaff reports whether the viewer acts for a store's staff: a staff user,

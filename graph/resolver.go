@@ -26,6 +26,8 @@ type Resolver struct {
 	Catalog *catalog.Service
 	// Bus carries domain events to subscriptions.
 	Bus events.Bus
+	// Subscriptions are the limits of live subscriptions and their count.
+	Subscriptions *Subscriptions
 	// Log is the process logger.
 	Log *slog.Logger
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/omnisphere/omnisphere/graph"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
@@ -50,6 +51,12 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 		// credentials, when present, take precedence.
 		if v.Kind != viewer.Anonymous || v.HasMerchant() {
 			ctx = viewer.NewContext(ctx, v)
+		}
+		if isEventStream(r) {
+			// A subscription over server-sent events checks its
+			// credentials again while it runs.
+			ctx = graph.WithCredentials(ctx, s.subscriptionCredentials(
+				r.Header.Get("Authorization"), r.Header.Get("X-Storefront-Key"), r.Header.Get("X-Store-Slug")))
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -132,6 +139,18 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	}
 	if v.Kind != viewer.Anonymous || v.HasMerchant() {
 		ctx = viewer.NewContext(ctx, v)
+	}
+	ctx = graph.WithCredentials(ctx, s.subscriptionCredentials(
+		p.GetString("authorization"), p.GetString("storefrontKey"), p.GetString("storeSlug")))
+	if ctl := wsControlFrom(ctx); ctl != nil {
+		// Cancelling the connection's context closes the socket (gqlgen),
+		// with the code a subscription gives ctl.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		ctl.mu.Lock()
+		ctl.cancel = cancel
+		ctl.mu.Unlock()
+		ctx = graph.WithConnectionCloser(ctx, ctl)
 	}
 	return ctx, &p, nil
 }

@@ -66,6 +66,15 @@ type Config struct {
 	EventsClaimTimeout     time.Duration // EVENTS_CONSUMER_CLAIM_TIMEOUT (30s): a durable entry unacknowledged this long goes to another consumer
 	EventsStreamMaxLen     int           // EVENTS_STREAM_MAXLEN (1000000): entries the Redis stream keeps
 	EventsReplayWindow     time.Duration // EVENTS_REPLAY_WINDOW (15m): replayed when Redis lost its data and no low-water mark is known
+
+	// The storefront response cache (docs/storefront.md).
+	StorefrontCacheMB  int           // STOREFRONT_CACHE_MB (32): memory for cached answers; 0 turns the cache off
+	StorefrontCacheTTL time.Duration // STOREFRONT_CACHE_TTL (10s): the longest an answer is kept
+
+	// Live subscriptions (docs/subscriptions.md).
+	SubscriptionsPerMerchant int           // SUBSCRIPTIONS_PER_MERCHANT (1000): open subscriptions per store per process; 0 = no limit
+	SubscriptionRecheck      time.Duration // SUBSCRIPTION_RECHECK (30s): how often a subscription's credentials are verified again
+	SubscriptionSendTimeout  time.Duration // SUBSCRIPTION_SEND_TIMEOUT (10s): how long an event may wait for a slow client
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -135,6 +144,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.EventsReplayWindow = durVar(getenv, "EVENTS_REPLAY_WINDOW", 15*time.Minute, &errs)
 	if c.EventsSweepInterval < 10*time.Millisecond || c.EventsLease < time.Second || c.EventsClaimTimeout < time.Second {
 		errs = append(errs, errors.New("EVENTS_SWEEP_INTERVAL must be at least 10ms, EVENTS_CLAIM_LEASE and EVENTS_CONSUMER_CLAIM_TIMEOUT at least 1s"))
+	}
+	c.StorefrontCacheMB = intVar(getenv, "STOREFRONT_CACHE_MB", 32, &errs)
+	if c.StorefrontCacheMB < 0 || c.StorefrontCacheMB > 4096 {
+		errs = append(errs, fmt.Errorf("STOREFRONT_CACHE_MB must be between 0 and 4096, got %d", c.StorefrontCacheMB))
+	}
+	c.SubscriptionsPerMerchant = intVar(getenv, "SUBSCRIPTIONS_PER_MERCHANT", 1000, &errs)
+	if c.SubscriptionsPerMerchant < 0 {
+		errs = append(errs, fmt.Errorf("SUBSCRIPTIONS_PER_MERCHANT must be 0 (no limit) or more, got %d", c.SubscriptionsPerMerchant))
+	}
+	c.SubscriptionRecheck = durVar(getenv, "SUBSCRIPTION_RECHECK", 30*time.Second, &errs)
+	c.SubscriptionSendTimeout = durVar(getenv, "SUBSCRIPTION_SEND_TIMEOUT", 10*time.Second, &errs)
+	if c.SubscriptionRecheck <= 0 || c.SubscriptionSendTimeout <= 0 {
+		errs = append(errs, errors.New("SUBSCRIPTION_RECHECK and SUBSCRIPTION_SEND_TIMEOUT must be positive"))
+	}
+	c.StorefrontCacheTTL = durVar(getenv, "STOREFRONT_CACHE_TTL", 10*time.Second, &errs)
+	if c.StorefrontCacheTTL <= 0 {
+		errs = append(errs, errors.New("STOREFRONT_CACHE_TTL must be positive"))
 	}
 	if c.RateLimitBucket < c.MaxCost {
 		errs = append(errs, fmt.Errorf("RATE_LIMIT_BUCKET (%d) must be at least GRAPHQL_MAX_COST (%d), or the largest allowed query could never run", c.RateLimitBucket, c.MaxCost))

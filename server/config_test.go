@@ -103,6 +103,15 @@ func TestLoadConfig(t *testing.T) {
 			require.Equal(t, slog.LevelError, c.LogLevel)
 		}},
 		{name: "LOG_LEVEL invalid", env: env{"LOG_LEVEL": "verbose"}, wantErr: []string{"LOG_LEVEL", `"verbose"`}},
+		{name: "storefront cache defaults", env: env{}, check: func(t *testing.T, c server.Config) {
+			require.Equal(t, 32, c.StorefrontCacheMB)
+			require.Equal(t, 10*time.Second, c.StorefrontCacheTTL)
+		}},
+		{name: "storefront cache off", env: env{"STOREFRONT_CACHE_MB": "0"}, check: func(t *testing.T, c server.Config) {
+			require.Zero(t, c.StorefrontCacheMB)
+		}},
+		{name: "STOREFRONT_CACHE_MB negative", env: env{"STOREFRONT_CACHE_MB": "-1"}, wantErr: []string{"STOREFRONT_CACHE_MB"}},
+		{name: "STOREFRONT_CACHE_TTL zero", env: env{"STOREFRONT_CACHE_TTL": "0s"}, wantErr: []string{"STOREFRONT_CACHE_TTL"}},
 		{name: "DATABASE_URL without JWT_SECRET", env: env{"DATABASE_URL": pg}, wantErr: []string{"JWT_SECRET", "DATABASE_URL"}},
 		{name: "DATABASE_URL with JWT_SECRET", env: env{"DATABASE_URL": pg, "JWT_SECRET": secret}, check: func(t *testing.T, c server.Config) {
 			require.False(t, c.Embedded())

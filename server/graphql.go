@@ -25,7 +25,8 @@ import (
 // refused before it by withGate.
 func newGraphQLHandler(s *Server) http.Handler {
 	limits := limitsOf(s.Config)
-	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Bus: s.Bus, Log: s.Log}
+	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Bus: s.Bus, Log: s.Log,
+		Subscriptions: s.Subscriptions}
 	schema := generated.NewExecutableSchema(generated.Config{
 		Resolvers: resolver,
 		Directives: generated.DirectiveRoot{
@@ -36,11 +37,11 @@ func newGraphQLHandler(s *Server) http.Handler {
 	// SSE before POST: the first transport that accepts a request wins.
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: controlledWebsocket{transport.CoderWebsocketImplementation{
 			// No patterns: only the server's own host may open a socket
 			// from a browser (coder/websocket's same-origin check).
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: s.Config.WSOrigins},
-		},
+		}},
 		InitFunc:              s.wsInitFunc,
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 10 * time.Second,
@@ -81,11 +82,13 @@ func newGraphQLHandler(s *Server) http.Handler {
 			return r
 		}
 	})
+	// Inside the limiter's response interceptor (registered with it above).
+	srv.AroundResponses(s.cacheResponses)
 	srv.AroundRootFields(graph.RequireScope)
 	srv.AroundFields(graph.GuardCatalogueFilters)
 	srv.SetErrorPresenter(presentErrors(graph.ErrorPresenter(s.Log)))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.Log))
-	return withGate(srv)
+	return withWSControl(withGate(srv))
 }
 
 // wsInitFunc authenticates a graphql-transport-ws connection through

@@ -38,8 +38,11 @@ func testConfig(t *testing.T, b dbtest.Backend) server.Config {
 		JWTSecret:       testSecret,
 		LogLevel:        slog.LevelError,
 		ShutdownTimeout: time.Second,
-		// LoadConfig's default; the other edge limits default when zero.
+		// LoadConfig's defaults; the other edge limits default when zero.
 		Introspection: true,
+		// The storefront cache on, as in production: every storefront test
+		// also checks that writes retire what it holds.
+		StorefrontCacheMB: 32, StorefrontCacheTTL: 10 * time.Second,
 	}
 	if b == dbtest.Postgres {
 		cfg.DatabaseURL = dbtest.PostgresURL(t)

@@ -15,11 +15,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/omnisphere/omnisphere/graph"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
+	"github.com/omnisphere/omnisphere/internal/respcache"
 	"github.com/omnisphere/omnisphere/web"
 )
 
@@ -49,6 +51,13 @@ type Server struct {
 	// Catalog is the catalogue administration service (products, stock,
 	// media uploads, imports).
 	Catalog *catalog.Service
+	// RespCache is the storefront response cache (nil when
+	// STOREFRONT_CACHE_MB is 0); cacheRemote spreads its invalidations
+	// through Redis.
+	RespCache   *respcache.Cache
+	cacheRemote *respcache.Remote
+	// Subscriptions are the live subscriptions' limits and open count.
+	Subscriptions *graph.Subscriptions
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
 }
@@ -103,9 +112,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Catalog = catalog.New(d.Client, log, s.mediaRoot(), nil)
 	s.Catalog.AfterImport = d.Analyze
+	if cfg.StorefrontCacheMB > 0 {
+		s.RespCache = respcache.New(cfg.StorefrontCacheMB<<20, cfg.StorefrontCacheTTL)
+		d.OnWrite(invalidateOnWrite(s.RespCache))
+		if s.Redis != nil {
+			s.cacheRemote = respcache.StartRemote(s.RespCache, s.Redis, "omnisphere:storefront-cache", log)
+		}
+	}
 	if err := s.startEvents(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	s.Subscriptions = &graph.Subscriptions{
+		PerMerchant: cfg.SubscriptionsPerMerchant, Recheck: cfg.SubscriptionRecheck,
+		SendTimeout: cfg.SubscriptionSendTimeout,
 	}
 	s.Handler = s.routes()
 	return s, nil
@@ -150,6 +170,9 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // releases the stores.
 func (s *Server) Close() error {
 	errs := []error{s.stopEvents()}
+	if s.cacheRemote != nil {
+		s.cacheRemote.Close()
+	}
 	if s.Redis != nil {
 		errs = append(errs, s.Redis.Close())
 	}

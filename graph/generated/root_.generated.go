@@ -30,6 +30,7 @@ type ResolverRoot interface {
 	Product() ProductResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -133,6 +134,18 @@ type ComplexityRoot struct {
 	AutomationWorkflowEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CampaignProgress struct {
+		CampaignID func(childComplexity int) int
+		Clicked    func(childComplexity int) int
+		EventID    func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		Opened     func(childComplexity int) int
+		Recipients func(childComplexity int) int
+		Sent       func(childComplexity int) int
+		Status     func(childComplexity int) int
 	}
 
 	CapturePopup struct {
@@ -245,6 +258,16 @@ type ComplexityRoot struct {
 		UtmCampaign             func(childComplexity int) int
 		UtmMedium               func(childComplexity int) int
 		UtmSource               func(childComplexity int) int
+	}
+
+	CustomerActivity struct {
+		AnonymousID func(childComplexity int) int
+		CustomerID  func(childComplexity int) int
+		EventID     func(childComplexity int) int
+		OccurredAt  func(childComplexity int) int
+		Properties  func(childComplexity int) int
+		Type        func(childComplexity int) int
+		Value       func(childComplexity int) int
 	}
 
 	CustomerConnection struct {
@@ -557,6 +580,17 @@ type ComplexityRoot struct {
 		UserErrors     func(childComplexity int) int
 	}
 
+	InventoryAlert struct {
+		EventID           func(childComplexity int) int
+		OccurredAt        func(childComplexity int) int
+		ProductID         func(childComplexity int) int
+		QuantityAvailable func(childComplexity int) int
+		QuantityOnHand    func(childComplexity int) int
+		Sku               func(childComplexity int) int
+		Threshold         func(childComplexity int) int
+		VariantID         func(childComplexity int) int
+	}
+
 	InventoryLevel struct {
 		BinLocation       func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
@@ -748,6 +782,22 @@ type ComplexityRoot struct {
 	OrderEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	OrderEvent struct {
+		Amount            func(childComplexity int) int
+		EventID           func(childComplexity int) int
+		FinancialStatus   func(childComplexity int) int
+		FulfillmentStatus func(childComplexity int) int
+		OccurredAt        func(childComplexity int) int
+		OrderID           func(childComplexity int) int
+		OrderNumber       func(childComplexity int) int
+		Reason            func(childComplexity int) int
+		Status            func(childComplexity int) int
+		Total             func(childComplexity int) int
+		TrackingNumber    func(childComplexity int) int
+		TrackingURL       func(childComplexity int) int
+		Type              func(childComplexity int) int
 	}
 
 	OrderItem struct {
@@ -1207,6 +1257,14 @@ type ComplexityRoot struct {
 	StorefrontConfigUpdatePayload struct {
 		StorefrontConfig func(childComplexity int) int
 		UserErrors       func(childComplexity int) int
+	}
+
+	Subscription struct {
+		CampaignProgress func(childComplexity int, campaignID uuid.UUID) int
+		CustomerActivity func(childComplexity int) int
+		InventoryAlerts  func(childComplexity int) int
+		MyOrderUpdates   func(childComplexity int) int
+		OrderEvents      func(childComplexity int) int
 	}
 
 	TokenRefreshPayload struct {
@@ -1770,6 +1828,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AutomationWorkflowEdge.Node(childComplexity), true
 
+	case "CampaignProgress.campaignId":
+		if e.ComplexityRoot.CampaignProgress.CampaignID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.CampaignID(childComplexity), true
+	case "CampaignProgress.clicked":
+		if e.ComplexityRoot.CampaignProgress.Clicked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Clicked(childComplexity), true
+	case "CampaignProgress.eventId":
+		if e.ComplexityRoot.CampaignProgress.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.EventID(childComplexity), true
+	case "CampaignProgress.failed":
+		if e.ComplexityRoot.CampaignProgress.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Failed(childComplexity), true
+	case "CampaignProgress.occurredAt":
+		if e.ComplexityRoot.CampaignProgress.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.OccurredAt(childComplexity), true
+	case "CampaignProgress.opened":
+		if e.ComplexityRoot.CampaignProgress.Opened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Opened(childComplexity), true
+	case "CampaignProgress.recipients":
+		if e.ComplexityRoot.CampaignProgress.Recipients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Recipients(childComplexity), true
+	case "CampaignProgress.sent":
+		if e.ComplexityRoot.CampaignProgress.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Sent(childComplexity), true
+	case "CampaignProgress.status":
+		if e.ComplexityRoot.CampaignProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignProgress.Status(childComplexity), true
+
 	case "CapturePopup.body":
 		if e.ComplexityRoot.CapturePopup.Body == nil {
 			break
@@ -2310,6 +2423,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.UtmSource(childComplexity), true
+
+	case "CustomerActivity.anonymousId":
+		if e.ComplexityRoot.CustomerActivity.AnonymousID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.AnonymousID(childComplexity), true
+	case "CustomerActivity.customerId":
+		if e.ComplexityRoot.CustomerActivity.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.CustomerID(childComplexity), true
+	case "CustomerActivity.eventId":
+		if e.ComplexityRoot.CustomerActivity.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.EventID(childComplexity), true
+	case "CustomerActivity.occurredAt":
+		if e.ComplexityRoot.CustomerActivity.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.OccurredAt(childComplexity), true
+	case "CustomerActivity.properties":
+		if e.ComplexityRoot.CustomerActivity.Properties == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.Properties(childComplexity), true
+	case "CustomerActivity.type":
+		if e.ComplexityRoot.CustomerActivity.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.Type(childComplexity), true
+	case "CustomerActivity.value":
+		if e.ComplexityRoot.CustomerActivity.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerActivity.Value(childComplexity), true
 
 	case "CustomerConnection.edges":
 		if e.ComplexityRoot.CustomerConnection.Edges == nil {
@@ -3698,6 +3854,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InventoryAdjustPayload.UserErrors(childComplexity), true
 
+	case "InventoryAlert.eventId":
+		if e.ComplexityRoot.InventoryAlert.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.EventID(childComplexity), true
+	case "InventoryAlert.occurredAt":
+		if e.ComplexityRoot.InventoryAlert.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.OccurredAt(childComplexity), true
+	case "InventoryAlert.productId":
+		if e.ComplexityRoot.InventoryAlert.ProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.ProductID(childComplexity), true
+	case "InventoryAlert.quantityAvailable":
+		if e.ComplexityRoot.InventoryAlert.QuantityAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.QuantityAvailable(childComplexity), true
+	case "InventoryAlert.quantityOnHand":
+		if e.ComplexityRoot.InventoryAlert.QuantityOnHand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.QuantityOnHand(childComplexity), true
+	case "InventoryAlert.sku":
+		if e.ComplexityRoot.InventoryAlert.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.Sku(childComplexity), true
+	case "InventoryAlert.threshold":
+		if e.ComplexityRoot.InventoryAlert.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.Threshold(childComplexity), true
+	case "InventoryAlert.variantId":
+		if e.ComplexityRoot.InventoryAlert.VariantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryAlert.VariantID(childComplexity), true
+
 	case "InventoryLevel.binLocation":
 		if e.ComplexityRoot.InventoryLevel.BinLocation == nil {
 			break
@@ -4735,6 +4940,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderEdge.Node(childComplexity), true
+
+	case "OrderEvent.amount":
+		if e.ComplexityRoot.OrderEvent.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Amount(childComplexity), true
+	case "OrderEvent.eventId":
+		if e.ComplexityRoot.OrderEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.EventID(childComplexity), true
+	case "OrderEvent.financialStatus":
+		if e.ComplexityRoot.OrderEvent.FinancialStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.FinancialStatus(childComplexity), true
+	case "OrderEvent.fulfillmentStatus":
+		if e.ComplexityRoot.OrderEvent.FulfillmentStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.FulfillmentStatus(childComplexity), true
+	case "OrderEvent.occurredAt":
+		if e.ComplexityRoot.OrderEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.OccurredAt(childComplexity), true
+	case "OrderEvent.orderId":
+		if e.ComplexityRoot.OrderEvent.OrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.OrderID(childComplexity), true
+	case "OrderEvent.orderNumber":
+		if e.ComplexityRoot.OrderEvent.OrderNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.OrderNumber(childComplexity), true
+	case "OrderEvent.reason":
+		if e.ComplexityRoot.OrderEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Reason(childComplexity), true
+	case "OrderEvent.status":
+		if e.ComplexityRoot.OrderEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Status(childComplexity), true
+	case "OrderEvent.total":
+		if e.ComplexityRoot.OrderEvent.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Total(childComplexity), true
+	case "OrderEvent.trackingNumber":
+		if e.ComplexityRoot.OrderEvent.TrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.TrackingNumber(childComplexity), true
+	case "OrderEvent.trackingUrl":
+		if e.ComplexityRoot.OrderEvent.TrackingURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.TrackingURL(childComplexity), true
+	case "OrderEvent.type":
+		if e.ComplexityRoot.OrderEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
 
 	case "OrderItem.createdAt":
 		if e.ComplexityRoot.OrderItem.CreatedAt == nil {
@@ -6917,6 +7201,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StorefrontConfigUpdatePayload.UserErrors(childComplexity), true
 
+	case "Subscription.campaignProgress":
+		if e.ComplexityRoot.Subscription.CampaignProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_campaignProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CampaignProgress(childComplexity, args["campaignId"].(uuid.UUID)), true
+	case "Subscription.customerActivity":
+		if e.ComplexityRoot.Subscription.CustomerActivity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.CustomerActivity(childComplexity), true
+	case "Subscription.inventoryAlerts":
+		if e.ComplexityRoot.Subscription.InventoryAlerts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.InventoryAlerts(childComplexity), true
+	case "Subscription.myOrderUpdates":
+		if e.ComplexityRoot.Subscription.MyOrderUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MyOrderUpdates(childComplexity), true
+	case "Subscription.orderEvents":
+		if e.ComplexityRoot.Subscription.OrderEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.OrderEvents(childComplexity), true
+
 	case "TokenRefreshPayload.accessToken":
 		if e.ComplexityRoot.TokenRefreshPayload.AccessToken == nil {
 			break
@@ -7758,6 +8078,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -8679,6 +9016,104 @@ extend type ProductVariant {
   not track inventory, or it allows backorders.
   """
   available: Boolean!
+}
+`, BuiltIn: false},
+	{Name: "../subscriptions.graphqls", Input: `"""
+Live events of the store, for admin dashboards (staff, or secret keys
+holding the permission) and for signed-in customers (their own orders).
+
+Subscribe over a WebSocket (graphql-transport-ws; credentials in the
+connection_init payload: ` + "`" + `authorization` + "`" + `, or ` + "`" + `storefrontKey` + "`" + `/` + "`" + `storeSlug` + "`" + `
+with a customer ` + "`" + `authorization` + "`" + `), or with server-sent events (a POST with
+` + "`" + `Accept: text/event-stream` + "`" + ` and the usual headers). An event caused by any
+server process sharing the same Redis is delivered; a store never receives
+another store's events. The credentials are checked again while events flow:
+an expired token or a revoked key or session stops delivery and closes the
+socket with 4403. A client that does not keep up is disconnected with 1008.
+See docs/subscriptions.md.
+"""
+type Subscription {
+  "Orders of the store: created, paid, fulfilled, cancelled, refunded."
+  orderEvents: OrderEvent! @auth(scope: STAFF, permission: "orders:read")
+  "A variant's available stock fell to or below its low-stock threshold."
+  inventoryAlerts: InventoryAlert! @auth(scope: STAFF, permission: "products:read")
+  "Tracked customer events (page and product views, carts, purchases…) as they arrive."
+  customerActivity: CustomerActivity! @auth(scope: STAFF, permission: "customers:read")
+  "The counters of one email campaign while it sends."
+  campaignProgress(campaignId: ID!): CampaignProgress! @auth(scope: STAFF, permission: "marketing:read")
+  "Status changes of the signed-in customer's own orders."
+  myOrderUpdates: OrderEvent! @auth(scope: CUSTOMER)
+}
+
+"What happened to an order."
+enum OrderEventType {
+  CREATED
+  PAID
+  FULFILLED
+  CANCELLED
+  REFUNDED
+}
+
+"An order event, with the order's state after it."
+type OrderEvent {
+  "The event's id: a redelivered event repeats it, so a client can drop duplicates."
+  eventId: UUID!
+  type: OrderEventType!
+  occurredAt: Time!
+  orderId: ID!
+  orderNumber: Int!
+  status: String!
+  financialStatus: String!
+  fulfillmentStatus: String!
+  "The order's total."
+  total: Money!
+  "PAID: the amount paid; REFUNDED: the amount refunded."
+  amount: Money
+  "FULFILLED: the carrier's tracking number and page, when given."
+  trackingNumber: String
+  trackingUrl: String
+  "CANCELLED: why, when given."
+  reason: String
+}
+
+"A variant at or below its low-stock threshold."
+type InventoryAlert {
+  eventId: UUID!
+  occurredAt: Time!
+  variantId: ID!
+  productId: ID!
+  sku: String!
+  "On hand minus reserved, over all warehouses."
+  quantityAvailable: Int!
+  quantityOnHand: Int!
+  threshold: Int!
+}
+
+"A tracked customer event."
+type CustomerActivity {
+  eventId: UUID!
+  occurredAt: Time!
+  "The customer, when known; else the storefront's anonymous visitor id."
+  customerId: ID
+  anonymousId: String
+  "The event type, e.g. page_viewed, product_viewed, added_to_cart, order_placed."
+  type: String!
+  properties: Map
+  "A monetary value of the event (an order's total), when it has one."
+  value: Money
+}
+
+"An email campaign's counters while it sends."
+type CampaignProgress {
+  eventId: UUID!
+  occurredAt: Time!
+  campaignId: ID!
+  status: String!
+  recipients: Int!
+  sent: Int!
+  failed: Int!
+  opened: Int!
+  clicked: Int!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -21502,6 +21937,30 @@ func (ec *executionContext) childFields_AutomationWorkflowEdge(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type AutomationWorkflowEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CampaignProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_CampaignProgress_eventId(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_CampaignProgress_occurredAt(ctx, field)
+	case "campaignId":
+		return ec.fieldContext_CampaignProgress_campaignId(ctx, field)
+	case "status":
+		return ec.fieldContext_CampaignProgress_status(ctx, field)
+	case "recipients":
+		return ec.fieldContext_CampaignProgress_recipients(ctx, field)
+	case "sent":
+		return ec.fieldContext_CampaignProgress_sent(ctx, field)
+	case "failed":
+		return ec.fieldContext_CampaignProgress_failed(ctx, field)
+	case "opened":
+		return ec.fieldContext_CampaignProgress_opened(ctx, field)
+	case "clicked":
+		return ec.fieldContext_CampaignProgress_clicked(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignProgress", field.Name)
+}
+
 func (ec *executionContext) childFields_CapturePopup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -21724,6 +22183,26 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_segmentMemberships(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerActivity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_CustomerActivity_eventId(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_CustomerActivity_occurredAt(ctx, field)
+	case "customerId":
+		return ec.fieldContext_CustomerActivity_customerId(ctx, field)
+	case "anonymousId":
+		return ec.fieldContext_CustomerActivity_anonymousId(ctx, field)
+	case "type":
+		return ec.fieldContext_CustomerActivity_type(ctx, field)
+	case "properties":
+		return ec.fieldContext_CustomerActivity_properties(ctx, field)
+	case "value":
+		return ec.fieldContext_CustomerActivity_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerActivity", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22346,6 +22825,28 @@ func (ec *executionContext) childFields_InventoryAdjustPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type InventoryAdjustPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_InventoryAlert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_InventoryAlert_eventId(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_InventoryAlert_occurredAt(ctx, field)
+	case "variantId":
+		return ec.fieldContext_InventoryAlert_variantId(ctx, field)
+	case "productId":
+		return ec.fieldContext_InventoryAlert_productId(ctx, field)
+	case "sku":
+		return ec.fieldContext_InventoryAlert_sku(ctx, field)
+	case "quantityAvailable":
+		return ec.fieldContext_InventoryAlert_quantityAvailable(ctx, field)
+	case "quantityOnHand":
+		return ec.fieldContext_InventoryAlert_quantityOnHand(ctx, field)
+	case "threshold":
+		return ec.fieldContext_InventoryAlert_threshold(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryAlert", field.Name)
+}
+
 func (ec *executionContext) childFields_InventoryLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -22670,6 +23171,38 @@ func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field gra
 		return ec.fieldContext_OrderEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_OrderEvent_eventId(ctx, field)
+	case "type":
+		return ec.fieldContext_OrderEvent_type(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_OrderEvent_occurredAt(ctx, field)
+	case "orderId":
+		return ec.fieldContext_OrderEvent_orderId(ctx, field)
+	case "orderNumber":
+		return ec.fieldContext_OrderEvent_orderNumber(ctx, field)
+	case "status":
+		return ec.fieldContext_OrderEvent_status(ctx, field)
+	case "financialStatus":
+		return ec.fieldContext_OrderEvent_financialStatus(ctx, field)
+	case "fulfillmentStatus":
+		return ec.fieldContext_OrderEvent_fulfillmentStatus(ctx, field)
+	case "total":
+		return ec.fieldContext_OrderEvent_total(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderEvent_amount(ctx, field)
+	case "trackingNumber":
+		return ec.fieldContext_OrderEvent_trackingNumber(ctx, field)
+	case "trackingUrl":
+		return ec.fieldContext_OrderEvent_trackingUrl(ctx, field)
+	case "reason":
+		return ec.fieldContext_OrderEvent_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_OrderItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

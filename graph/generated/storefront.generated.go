@@ -403,6 +403,13 @@ func (ec *executionContext) marshalNSEO2ᚖgithubᚗcomᚋomnisphereᚋomnispher
 	return ec._SEO(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Money(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOProductFilter2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐProductFilter(ctx context.Context, v any) (*model.ProductFilter, error) {
 	if v == nil {
 		return nil, nil

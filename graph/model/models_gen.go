@@ -54,6 +54,19 @@ type AccountDeletePayload struct {
 	UserErrors  []*UserError `json:"userErrors"`
 }
 
+// An email campaign's counters while it sends.
+type CampaignProgress struct {
+	EventID    uuid.UUID `json:"eventId"`
+	OccurredAt time.Time `json:"occurredAt"`
+	CampaignID uuid.UUID `json:"campaignId"`
+	Status     string    `json:"status"`
+	Recipients int       `json:"recipients"`
+	Sent       int       `json:"sent"`
+	Failed     int       `json:"failed"`
+	Opened     int       `json:"opened"`
+	Clicked    int       `json:"clicked"`
+}
+
 type CategoryCreateInput struct {
 	Name string `json:"name"`
 	// Generated from the name (unique in the store) when left out.
@@ -102,6 +115,20 @@ type CategoryUpdateInput struct {
 type CategoryUpdatePayload struct {
 	Category   *ent.ProductCategory `json:"category,omitempty"`
 	UserErrors []*UserError         `json:"userErrors"`
+}
+
+// A tracked customer event.
+type CustomerActivity struct {
+	EventID    uuid.UUID `json:"eventId"`
+	OccurredAt time.Time `json:"occurredAt"`
+	// The customer, when known; else the storefront's anonymous visitor id.
+	CustomerID  *uuid.UUID `json:"customerId,omitempty"`
+	AnonymousID *string    `json:"anonymousId,omitempty"`
+	// The event type, e.g. page_viewed, product_viewed, added_to_cart, order_placed.
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties,omitempty"`
+	// A monetary value of the event (an order's total), when it has one.
+	Value *Money `json:"value,omitempty"`
 }
 
 type CustomerLoginInput struct {
@@ -156,6 +183,19 @@ type InventoryAdjustInput struct {
 type InventoryAdjustPayload struct {
 	InventoryLevel *ent.InventoryLevel `json:"inventoryLevel,omitempty"`
 	UserErrors     []*UserError        `json:"userErrors"`
+}
+
+// A variant at or below its low-stock threshold.
+type InventoryAlert struct {
+	EventID    uuid.UUID `json:"eventId"`
+	OccurredAt time.Time `json:"occurredAt"`
+	VariantID  uuid.UUID `json:"variantId"`
+	ProductID  uuid.UUID `json:"productId"`
+	Sku        string    `json:"sku"`
+	// On hand minus reserved, over all warehouses.
+	QuantityAvailable int `json:"quantityAvailable"`
+	QuantityOnHand    int `json:"quantityOnHand"`
+	Threshold         int `json:"threshold"`
 }
 
 type InventoryLevelUpdateInput struct {
@@ -229,6 +269,28 @@ type Money struct {
 	Amount int `json:"amount"`
 	// ISO 4217 currency code, e.g. USD.
 	CurrencyCode string `json:"currencyCode"`
+}
+
+// An order event, with the order's state after it.
+type OrderEvent struct {
+	// The event's id: a redelivered event repeats it, so a client can drop duplicates.
+	EventID           uuid.UUID      `json:"eventId"`
+	Type              OrderEventType `json:"type"`
+	OccurredAt        time.Time      `json:"occurredAt"`
+	OrderID           uuid.UUID      `json:"orderId"`
+	OrderNumber       int            `json:"orderNumber"`
+	Status            string         `json:"status"`
+	FinancialStatus   string         `json:"financialStatus"`
+	FulfillmentStatus string         `json:"fulfillmentStatus"`
+	// The order's total.
+	Total *Money `json:"total"`
+	// PAID: the amount paid; REFUNDED: the amount refunded.
+	Amount *Money `json:"amount,omitempty"`
+	// FULFILLED: the carrier's tracking number and page, when given.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	TrackingURL    *string `json:"trackingUrl,omitempty"`
+	// CANCELLED: why, when given.
+	Reason *string `json:"reason,omitempty"`
 }
 
 type ProductCreateInput struct {
@@ -520,6 +582,21 @@ type StorefrontConfigUpdatePayload struct {
 	UserErrors       []*UserError          `json:"userErrors"`
 }
 
+// Live events of the store, for admin dashboards (staff, or secret keys
+// holding the permission) and for signed-in customers (their own orders).
+//
+// Subscribe over a WebSocket (graphql-transport-ws; credentials in the
+// connection_init payload: `authorization`, or `storefrontKey`/`storeSlug`
+// with a customer `authorization`), or with server-sent events (a POST with
+// `Accept: text/event-stream` and the usual headers). An event caused by any
+// server process sharing the same Redis is delivered; a store never receives
+// another store's events. The credentials are checked again while events flow:
+// an expired token or a revoked key or session stops delivery and closes the
+// socket with 4403. A client that does not keep up is disconnected with 1008.
+// See docs/subscriptions.md.
+type Subscription struct {
+}
+
 type TokenRefreshInput struct {
 	RefreshToken string `json:"refreshToken"`
 }
@@ -685,6 +762,68 @@ func (e *InventoryAdjustReason) UnmarshalJSON(b []byte) error {
 }
 
 func (e InventoryAdjustReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to an order.
+type OrderEventType string
+
+const (
+	OrderEventTypeCreated   OrderEventType = "CREATED"
+	OrderEventTypePaid      OrderEventType = "PAID"
+	OrderEventTypeFulfilled OrderEventType = "FULFILLED"
+	OrderEventTypeCancelled OrderEventType = "CANCELLED"
+	OrderEventTypeRefunded  OrderEventType = "REFUNDED"
+)
+
+var AllOrderEventType = []OrderEventType{
+	OrderEventTypeCreated,
+	OrderEventTypePaid,
+	OrderEventTypeFulfilled,
+	OrderEventTypeCancelled,
+	OrderEventTypeRefunded,
+}
+
+func (e OrderEventType) IsValid() bool {
+	switch e {
+	case OrderEventTypeCreated, OrderEventTypePaid, OrderEventTypeFulfilled, OrderEventTypeCancelled, OrderEventTypeRefunded:
+		return true
+	}
+	return false
+}
+
+func (e OrderEventType) String() string {
+	return string(e)
+}
+
+func (e *OrderEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderEventType", str)
+	}
+	return nil
+}
+
+func (e OrderEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderEventType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

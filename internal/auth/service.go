@@ -267,6 +267,16 @@ const (
 // Authenticate resolves an Authorization bearer credential (access token or
 // API key) to a viewer. It returns ErrUnauthenticated for anything invalid,
 // expired, revoked or belonging to a closed account.
+// AccessTokenExpiry returns when a valid access token expires; ok is false
+// for anything else (an API key, a bad token). It reads no database.
+func (s *Service) AccessTokenExpiry(bearer string) (exp time.Time, ok bool) {
+	c, err := s.signer.parse(bearer, TypeAccess)
+	if err != nil || c.ExpiresAt == nil {
+		return time.Time{}, false
+	}
+	return c.ExpiresAt.Time, true
+}
+
 func (s *Service) Authenticate(ctx context.Context, bearer string) (viewer.Viewer, error) {
 	if strings.HasPrefix(bearer, SecretKeyPrefix) || strings.HasPrefix(bearer, PublishableKeyPrefix) {
 		return s.authenticateKey(ctx, bearer)

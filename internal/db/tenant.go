@@ -43,7 +43,9 @@ func fenceFor(ctx context.Context) (role, merchant string) {
 
 // InTenantTx runs fn in a PostgreSQL transaction fenced for ctx's viewer:
 // the same fence that every ent statement of the server runs under. It is
-// the way to run raw SQL on the tenant path; fn must not keep tx.
+// the way to run raw SQL on the tenant path; fn must not keep tx. Its
+// writes are not reported to DB.OnWrite: a caller that writes through it
+// reports them itself.
 func InTenantTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -107,7 +109,11 @@ func (d *fencedDriver) Exec(ctx context.Context, query string, args, v any) erro
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.stats.wrote(ctx, query)
+	return nil
 }
 
 // Query runs one statement in its own fenced transaction, which commits when
@@ -139,7 +145,11 @@ func (d *fencedDriver) Query(ctx context.Context, query string, args, v any) err
 			_ = tx.Rollback()
 			return closeErr
 		}
-		return tx.Commit()
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		d.stats.wrote(ctx, query)
+		return nil
 	}}
 	return nil
 }
@@ -168,12 +178,30 @@ type serialDriver struct {
 
 func (d *serialDriver) Exec(ctx context.Context, query string, args, v any) error {
 	d.stats.statements.Add(1)
-	return d.Driver.Exec(ctx, query, args, v)
+	if err := d.Driver.Exec(ctx, query, args, v); err != nil {
+		return err
+	}
+	d.stats.wrote(ctx, query) // autocommit: the statement is committed
+	return nil
 }
 
 func (d *serialDriver) Query(ctx context.Context, query string, args, v any) error {
 	d.stats.statements.Add(1)
-	return d.Driver.Query(ctx, query, args, v)
+	if err := d.Driver.Query(ctx, query, args, v); err != nil {
+		return err
+	}
+	if _, write := writtenTable(query); write {
+		// An INSERT … RETURNING is done when its rows are.
+		if rows, ok := v.(*entsql.Rows); ok {
+			rows.ColumnScanner = &closeHookRows{ColumnScanner: rows.ColumnScanner, after: func(closeErr error) error {
+				if closeErr == nil {
+					d.stats.wrote(ctx, query)
+				}
+				return closeErr
+			}}
+		}
+	}
+	return nil
 }
 
 func (d *serialDriver) Tx(ctx context.Context) (dialect.Tx, error) { return d.BeginTx(ctx, nil) }
@@ -193,18 +221,38 @@ type serialTx struct {
 	dialect.Tx
 	mu    sync.Mutex
 	stats *stats
+	// writes are the tables (per merchant) written so far, reported to the
+	// write hook once the transaction commits.
+	writes map[Write]struct{}
+}
+
+// note records a write of the transaction; t.mu is held.
+func (t *serialTx) note(ctx context.Context, query string) {
+	table, ok := writtenTable(query)
+	if !ok {
+		return
+	}
+	if t.writes == nil {
+		t.writes = make(map[Write]struct{})
+	}
+	t.writes[Write{MerchantID: writeMerchant(ctx), Table: table}] = struct{}{}
 }
 
 func (t *serialTx) Exec(ctx context.Context, query string, args, v any) error {
 	t.stats.statements.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.Tx.Exec(ctx, query, args, v)
+	if err := t.Tx.Exec(ctx, query, args, v); err != nil {
+		return err
+	}
+	t.note(ctx, query)
+	return nil
 }
 
 func (t *serialTx) Query(ctx context.Context, query string, args, v any) error {
 	t.stats.statements.Add(1)
 	t.mu.Lock()
+	t.note(ctx, query)
 	if err := t.Tx.Query(ctx, query, args, v); err != nil {
 		t.mu.Unlock()
 		return err
@@ -224,7 +272,13 @@ func (t *serialTx) Query(ctx context.Context, query string, args, v any) error {
 func (t *serialTx) Commit() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.Tx.Commit()
+	if err := t.Tx.Commit(); err != nil {
+		return err
+	}
+	for w := range t.writes {
+		t.stats.report(w)
+	}
+	return nil
 }
 
 func (t *serialTx) Rollback() error {
@@ -233,9 +287,24 @@ func (t *serialTx) Rollback() error {
 	return t.Tx.Rollback()
 }
 
-// stats counts what the ent drivers run.
+// stats counts what the ent drivers run, and reports committed writes to
+// the write hook.
 type stats struct {
 	statements atomic.Uint64
+	onWrite    atomic.Pointer[func(Write)]
+}
+
+// wrote reports the committed statement query when it is a write.
+func (s *stats) wrote(ctx context.Context, query string) {
+	if table, ok := writtenTable(query); ok {
+		s.report(Write{MerchantID: writeMerchant(ctx), Table: table})
+	}
+}
+
+func (s *stats) report(w Write) {
+	if fn := s.onWrite.Load(); fn != nil {
+		(*fn)(w)
+	}
 }
 
 // closeHookRows runs after once, when the rows are first closed.

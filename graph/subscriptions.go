@@ -1,0 +1,304 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/omnisphere/omnisphere/graph/model"
+	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/viewer"
+)
+
+// Close codes of a subscription's WebSocket that the server ends.
+const (
+	// CloseForbidden: the credentials expired or were revoked (the code
+	// graphql-ws clients do not retry).
+	CloseForbidden = 4403
+	// CloseSlowConsumer: the client fell too far behind (policy violation).
+	CloseSlowConsumer = 1008
+)
+
+// Subscriptions are the limits and the per-merchant count of the live
+// subscriptions of this process.
+type Subscriptions struct {
+	// PerMerchant is the most subscriptions one store may hold open in this
+	// process; 0 means no limit.
+	PerMerchant int
+	// Recheck is how often, at most, the credentials of a subscription are
+	// verified again against the database (revoked keys and sessions, a
+	// disabled user) while events flow; token expiry is checked on every
+	// event.
+	Recheck time.Duration
+	// SendTimeout is how long an event may wait for a client to take it
+	// before the client is disconnected as too slow.
+	SendTimeout time.Duration
+
+	mu     sync.Mutex
+	counts map[uuid.UUID]int
+}
+
+// Open reports how many subscriptions the process holds, by store.
+func (s *Subscriptions) Open() map[uuid.UUID]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[uuid.UUID]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Subscriptions) acquire(m uuid.UUID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts = make(map[uuid.UUID]int)
+	}
+	if s.PerMerchant > 0 && s.counts[m] >= s.PerMerchant {
+		return false
+	}
+	s.counts[m]++
+	return true
+}
+
+func (s *Subscriptions) release(m uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts[m]--; s.counts[m] <= 0 {
+		delete(s.counts, m)
+	}
+}
+
+// Credentials let a subscription verify, while it runs, the credentials it
+// was opened with. The transport (server) puts them in the context.
+type Credentials struct {
+	// ExpiresAt is when the access token expires; zero for keys, which do
+	// not expire.
+	ExpiresAt time.Time
+	// Verify authenticates the credentials again and returns the viewer
+	// they stand for now.
+	Verify func(ctx context.Context) (viewer.Viewer, error)
+}
+
+type credentialsKey struct{}
+
+// WithCredentials returns ctx carrying c.
+func WithCredentials(ctx context.Context, c Credentials) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, c)
+}
+
+// ConnectionCloser closes the WebSocket connection a subscription runs on,
+// with a close code and reason. Server-sent events have none: ending the
+// subscription ends their response.
+type ConnectionCloser interface {
+	CloseConnection(code int, reason string)
+}
+
+type closerKey struct{}
+
+// WithConnectionCloser returns ctx carrying the connection's closer.
+func WithConnectionCloser(ctx context.Context, c ConnectionCloser) context.Context {
+	return context.WithValue(ctx, closerKey{}, c)
+}
+
+func closeConnection(ctx context.Context, code int, reason string) {
+	if c, ok := ctx.Value(closerKey{}).(ConnectionCloser); ok {
+		c.CloseConnection(code, reason)
+	}
+}
+
+// errSubscriptionLimit is the answer past Subscriptions.PerMerchant.
+var errSubscriptionLimit = &gqlerror.Error{
+	Message:    "too many open subscriptions for this store",
+	Extensions: map[string]any{"code": "RATE_LIMITED"},
+}
+
+// live runs one subscription: events of the viewer's store on topics,
+// turned into T by convert (false skips an event), each delivered only
+// while the viewer's credentials still hold. The channel closes when the
+// client unsubscribes or disconnects, when the credentials no longer hold
+// (and the socket closes with CloseForbidden), or when the client is too
+// slow (CloseSlowConsumer).
+// permission is what a key must still hold (empty for customers).
+func live[T any](ctx context.Context, r *Resolver, permission string, topics []string, convert func(events.Event) (T, bool)) (<-chan T, error) {
+	v := viewer.FromContext(ctx)
+	if !v.HasMerchant() {
+		return nil, viewer.ErrNoTenant
+	}
+	subs := r.Subscriptions
+	if subs == nil {
+		subs = &Subscriptions{}
+	}
+	if !subs.acquire(v.MerchantID) {
+		return nil, errSubscriptionLimit
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	in, err := r.Bus.Subscribe(ctx, v.MerchantID, topics...)
+	if err != nil {
+		cancel()
+		subs.release(v.MerchantID)
+		return nil, err
+	}
+	creds, _ := ctx.Value(credentialsKey{}).(Credentials)
+	g := &guard{creds: creds, v: v, permission: permission, recheck: subs.Recheck, checked: time.Now()}
+	sendTimeout := subs.SendTimeout
+	if sendTimeout <= 0 {
+		sendTimeout = 10 * time.Second
+	}
+	out := make(chan T)
+	go func() {
+		defer subs.release(v.MerchantID)
+		defer cancel()
+		defer close(out)
+		var expired <-chan time.Time
+		if !creds.ExpiresAt.IsZero() {
+			t := time.NewTimer(time.Until(creds.ExpiresAt))
+			defer t.Stop()
+			expired = t.C
+		}
+		send := time.NewTimer(sendTimeout)
+		defer send.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-expired:
+				r.Log.InfoContext(ctx, "subscription closed: credentials expired", "merchant_id", v.MerchantID)
+				closeConnection(ctx, CloseForbidden, "credentials expired")
+				return
+			case e, ok := <-in:
+				if !ok {
+					if ctx.Err() == nil {
+						// The bus dropped a subscriber that fell behind.
+						r.Log.WarnContext(ctx, "subscription closed: slow client", "merchant_id", v.MerchantID)
+						closeConnection(ctx, CloseSlowConsumer, "slow consumer")
+					}
+					return
+				}
+				if e.MerchantID != v.MerchantID {
+					continue // never another store's: the bus keys by merchant, this is a last guard
+				}
+				if err := g.check(ctx); err != nil {
+					r.Log.InfoContext(ctx, "subscription closed: credentials no longer valid", "merchant_id", v.MerchantID, "error", err)
+					closeConnection(ctx, CloseForbidden, "credentials no longer valid")
+					return
+				}
+				m, ok := convert(e)
+				if !ok {
+					continue
+				}
+				send.Reset(sendTimeout)
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					return
+				case <-send.C:
+					r.Log.WarnContext(ctx, "subscription closed: slow client", "merchant_id", v.MerchantID)
+					closeConnection(ctx, CloseSlowConsumer, "slow consumer")
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// guard decides whether a subscription's credentials still hold.
+type guard struct {
+	creds      Credentials
+	v          viewer.Viewer
+	permission string
+	recheck    time.Duration
+	checked    time.Time
+}
+
+var errCredentialsChanged = errors.New("the credentials now stand for another viewer")
+
+func (g *guard) check(ctx context.Context) error {
+	now := time.Now()
+	if !g.creds.ExpiresAt.IsZero() && !now.Before(g.creds.ExpiresAt) {
+		return errors.New("token expired")
+	}
+	if g.creds.Verify == nil || now.Sub(g.checked) < g.recheck {
+		return nil
+	}
+	v, err := g.creds.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Kind != g.v.Kind || v.MerchantID != g.v.MerchantID || v.UserID != g.v.UserID ||
+		v.CustomerID != g.v.CustomerID || v.APIKeyID != g.v.APIKeyID {
+		return errCredentialsChanged
+	}
+	if g.permission != "" && !v.Can(g.permission) {
+		return errors.New("the credentials lost the permission " + g.permission)
+	}
+	g.checked = now
+	return nil
+}
+
+// money is a Money of an amount in minor units.
+func money(amount int64, currency string) *model.Money {
+	return &model.Money{Amount: int(amount), CurrencyCode: currency}
+}
+
+// orderEvent turns an order event into its GraphQL shape, with the order's
+// customer (nil for a guest order).
+func orderEvent(e events.Event) (*model.OrderEvent, *uuid.UUID, bool) {
+	var st events.OrderState
+	o := &model.OrderEvent{EventID: e.ID, OccurredAt: e.OccurredAt}
+	switch e.Topic {
+	case events.TopicOrderCreated:
+		m, err := events.Decode[events.OrderCreated](e)
+		if err != nil {
+			return nil, nil, false
+		}
+		st, o.Type = m.OrderState, model.OrderEventTypeCreated
+	case events.TopicOrderPaid:
+		m, err := events.Decode[events.OrderPaid](e)
+		if err != nil {
+			return nil, nil, false
+		}
+		st, o.Type = m.OrderState, model.OrderEventTypePaid
+		o.Amount = money(m.Amount, m.Currency)
+	case events.TopicOrderFulfilled:
+		m, err := events.Decode[events.OrderFulfilled](e)
+		if err != nil {
+			return nil, nil, false
+		}
+		st, o.Type = m.OrderState, model.OrderEventTypeFulfilled
+		o.TrackingNumber, o.TrackingURL = optional(m.TrackingNumber), optional(m.TrackingURL)
+	case events.TopicOrderCancelled:
+		m, err := events.Decode[events.OrderCancelled](e)
+		if err != nil {
+			return nil, nil, false
+		}
+		st, o.Type = m.OrderState, model.OrderEventTypeCancelled
+		o.Reason = optional(m.Reason)
+	case events.TopicOrderRefunded:
+		m, err := events.Decode[events.OrderRefunded](e)
+		if err != nil {
+			return nil, nil, false
+		}
+		st, o.Type = m.OrderState, model.OrderEventTypeRefunded
+		o.Amount = money(m.Amount, m.Currency)
+	default:
+		return nil, nil, false
+	}
+	o.OrderID, o.OrderNumber, o.Status = st.OrderID, st.OrderNumber, st.Status
+	o.FinancialStatus, o.FulfillmentStatus = st.FinancialStatus, st.FulfillmentStatus
+	o.Total = money(st.TotalAmount, st.Currency)
+	return o, st.CustomerID, true
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

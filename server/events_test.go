@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omnisphere/omnisphere/ent/outboxevent"
@@ -31,6 +32,16 @@ func TestOutboxEventsReachBusAndDurable(t *testing.T) {
 	for _, b := range dbtest.Backends() {
 		for name, edit := range paths {
 			t.Run(string(b)+"/"+name, func(t *testing.T) {
+				group := "test-" + uuid.NewString()
+				if edit != nil { // a shared Redis: leave no group behind, once the server is closed
+					opts, err := redis.ParseURL(os.Getenv("TEST_REDIS_URL"))
+					require.NoError(t, err)
+					rdb := redis.NewClient(opts)
+					t.Cleanup(func() {
+						rdb.XGroupDestroy(context.Background(), events.DefaultPrefix+"stream", group)
+						rdb.Close()
+					})
+				}
 				s := newServer(t, b, nil, edit)
 				c := s.DB.Client
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -54,7 +65,7 @@ func TestOutboxEventsReachBusAndDurable(t *testing.T) {
 				require.NoError(t, err)
 				var mu sync.Mutex
 				var durable []events.Event
-				require.NoError(t, s.Durable.Consume(ctx, "test-"+uuid.NewString(), func(_ context.Context, ev events.Event) error {
+				require.NoError(t, s.Durable.Consume(ctx, group, func(_ context.Context, ev events.Event) error {
 					if ev.MerchantID == a.ID { // a shared Redis holds other tests' events too
 						mu.Lock()
 						durable = append(durable, ev)

@@ -154,10 +154,10 @@ func TestLiveIsolation(t *testing.T) {
 					aggs[i] = uuid.New()
 				}
 				var written []Event
-				for i := 0; i < 100; i++ {
+				for i := 0; i < 40; i++ { // 40 transactions of 25 events
 					var msgs []Message
-					for j := 0; j < 10; j++ {
-						msgs = append(msgs, progress(aggs[(i+j*7)%len(aggs)], i*10+j))
+					for j := 0; j < 25; j++ {
+						msgs = append(msgs, progress(aggs[(i+j*7)%len(aggs)], i*25+j))
 					}
 					written = append(written, write(t, d.Client, d.a, msgs...)...)
 				}

@@ -312,3 +312,8 @@ func collectionContext(ctx context.Context) context.Context {
 		IsMethod: fc.IsMethod, IsResolver: fc.IsResolver,
 	})
 }
+
+// money is a Money of an amount in minor units.
+func money(amount int64, currency string) *model.Money {
+	return &model.Money{Amount: int(amount), CurrencyCode: currency}
+}

@@ -23,8 +23,8 @@ import (
 // PriceRange is the resolver for the priceRange field.
 func (r *productResolver) PriceRange(ctx context.Context, obj *ent.Product) (*model.ProductPriceRange, error) {
 	return &model.ProductPriceRange{
-		Min: &model.Money{Amount: int(obj.PriceMin), CurrencyCode: obj.Currency},
-		Max: &model.Money{Amount: int(obj.PriceMax), CurrencyCode: obj.Currency},
+		Min: money(obj.PriceMin, obj.Currency),
+		Max: money(obj.PriceMax, obj.Currency),
 	}, nil
 }
 

@@ -242,10 +242,6 @@ func (g *guard) check(ctx context.Context) error {
 	return nil
 }
 
-// money is a Money of an amount in minor units.
-func money(amount int64, currency string) *model.Money {
-	return &model.Money{Amount: int(amount), CurrencyCode: currency}
-}
 
 // orderEvent turns an order event into its GraphQL shape, with the order's
 // customer (nil for a guest order).

@@ -106,7 +106,9 @@ func (e *sfEnv) customer(t *testing.T, email string) []string {
 	r := e.do(t, `mutation($e: String!) { customerRegister(input: {email: $e, password: "customer password"}) { customerAccessToken } }`,
 		map[string]any{"e": email}, e.visitor()...)
 	require.Empty(t, r.Errors, r.Body)
-	var reg struct{ CustomerRegister struct{ CustomerAccessToken string } }
+	var reg struct {
+		CustomerRegister struct{ CustomerAccessToken string }
+	}
 	r.decode(t, &reg)
 	return bearer(reg.CustomerRegister.CustomerAccessToken)
 }

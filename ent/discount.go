@@ -42,6 +42,8 @@ type Discount struct {
 	UsageLimit *int `json:"usage_limit,omitempty"`
 	// Redemptions so far, incremented with each discount_redemptions row.
 	UsageCount int `json:"usage_count,omitempty"`
+	// Whether the code may be used together with other codes on one cart; a cart holds one code unless every code on it is combinable.
+	Combinable bool `json:"combinable,omitempty"`
 	// Each customer (or guest email) may redeem the code once.
 	OncePerCustomer bool `json:"once_per_customer,omitempty"`
 	// The code is not valid before this time.
@@ -104,7 +106,7 @@ func (*Discount) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case discount.FieldConditions, discount.FieldAppliesToProductIds, discount.FieldAppliesToCategoryIds:
 			values[i] = new([]byte)
-		case discount.FieldOncePerCustomer, discount.FieldActive:
+		case discount.FieldCombinable, discount.FieldOncePerCustomer, discount.FieldActive:
 			values[i] = new(sql.NullBool)
 		case discount.FieldValue, discount.FieldMinSubtotalAmount, discount.FieldUsageLimit, discount.FieldUsageCount:
 			values[i] = new(sql.NullInt64)
@@ -201,6 +203,12 @@ func (_m *Discount) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field usage_count", values[i])
 			} else if value.Valid {
 				_m.UsageCount = int(value.Int64)
+			}
+		case discount.FieldCombinable:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field combinable", values[i])
+			} else if value.Valid {
+				_m.Combinable = value.Bool
 			}
 		case discount.FieldOncePerCustomer:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -331,6 +339,9 @@ func (_m *Discount) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("usage_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UsageCount))
+	builder.WriteString(", ")
+	builder.WriteString("combinable=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Combinable))
 	builder.WriteString(", ")
 	builder.WriteString("once_per_customer=")
 	builder.WriteString(fmt.Sprintf("%v", _m.OncePerCustomer))

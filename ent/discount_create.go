@@ -156,6 +156,20 @@ func (_c *DiscountCreate) SetNillableUsageCount(v *int) *DiscountCreate {
 	return _c
 }
 
+// SetCombinable sets the "combinable" field.
+func (_c *DiscountCreate) SetCombinable(v bool) *DiscountCreate {
+	_c.mutation.SetCombinable(v)
+	return _c
+}
+
+// SetNillableCombinable sets the "combinable" field if the given value is not nil.
+func (_c *DiscountCreate) SetNillableCombinable(v *bool) *DiscountCreate {
+	if v != nil {
+		_c.SetCombinable(*v)
+	}
+	return _c
+}
+
 // SetOncePerCustomer sets the "once_per_customer" field.
 func (_c *DiscountCreate) SetOncePerCustomer(v bool) *DiscountCreate {
 	_c.mutation.SetOncePerCustomer(v)
@@ -331,6 +345,10 @@ func (_c *DiscountCreate) defaults() error {
 		v := discount.DefaultUsageCount
 		_c.mutation.SetUsageCount(v)
 	}
+	if _, ok := _c.mutation.Combinable(); !ok {
+		v := discount.DefaultCombinable
+		_c.mutation.SetCombinable(v)
+	}
 	if _, ok := _c.mutation.OncePerCustomer(); !ok {
 		v := discount.DefaultOncePerCustomer
 		_c.mutation.SetOncePerCustomer(v)
@@ -433,6 +451,9 @@ func (_c *DiscountCreate) check() error {
 			return &ValidationError{Name: "usage_count", err: fmt.Errorf(`ent: validator failed for field "Discount.usage_count": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Combinable(); !ok {
+		return &ValidationError{Name: "combinable", err: errors.New(`ent: missing required field "Discount.combinable"`)}
+	}
 	if _, ok := _c.mutation.OncePerCustomer(); !ok {
 		return &ValidationError{Name: "once_per_customer", err: errors.New(`ent: missing required field "Discount.once_per_customer"`)}
 	}
@@ -526,6 +547,10 @@ func (_c *DiscountCreate) createSpec() (*Discount, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UsageCount(); ok {
 		_spec.SetField(discount.FieldUsageCount, field.TypeInt, value)
 		_node.UsageCount = value
+	}
+	if value, ok := _c.mutation.Combinable(); ok {
+		_spec.SetField(discount.FieldCombinable, field.TypeBool, value)
+		_node.Combinable = value
 	}
 	if value, ok := _c.mutation.OncePerCustomer(); ok {
 		_spec.SetField(discount.FieldOncePerCustomer, field.TypeBool, value)
@@ -781,6 +806,18 @@ func (u *DiscountUpsert) UpdateUsageCount() *DiscountUpsert {
 // AddUsageCount adds v to the "usage_count" field.
 func (u *DiscountUpsert) AddUsageCount(v int) *DiscountUpsert {
 	u.Add(discount.FieldUsageCount, v)
+	return u
+}
+
+// SetCombinable sets the "combinable" field.
+func (u *DiscountUpsert) SetCombinable(v bool) *DiscountUpsert {
+	u.Set(discount.FieldCombinable, v)
+	return u
+}
+
+// UpdateCombinable sets the "combinable" field to the value that was provided on create.
+func (u *DiscountUpsert) UpdateCombinable() *DiscountUpsert {
+	u.SetExcluded(discount.FieldCombinable)
 	return u
 }
 
@@ -1099,6 +1136,20 @@ func (u *DiscountUpsertOne) AddUsageCount(v int) *DiscountUpsertOne {
 func (u *DiscountUpsertOne) UpdateUsageCount() *DiscountUpsertOne {
 	return u.Update(func(s *DiscountUpsert) {
 		s.UpdateUsageCount()
+	})
+}
+
+// SetCombinable sets the "combinable" field.
+func (u *DiscountUpsertOne) SetCombinable(v bool) *DiscountUpsertOne {
+	return u.Update(func(s *DiscountUpsert) {
+		s.SetCombinable(v)
+	})
+}
+
+// UpdateCombinable sets the "combinable" field to the value that was provided on create.
+func (u *DiscountUpsertOne) UpdateCombinable() *DiscountUpsertOne {
+	return u.Update(func(s *DiscountUpsert) {
+		s.UpdateCombinable()
 	})
 }
 
@@ -1600,6 +1651,20 @@ func (u *DiscountUpsertBulk) AddUsageCount(v int) *DiscountUpsertBulk {
 func (u *DiscountUpsertBulk) UpdateUsageCount() *DiscountUpsertBulk {
 	return u.Update(func(s *DiscountUpsert) {
 		s.UpdateUsageCount()
+	})
+}
+
+// SetCombinable sets the "combinable" field.
+func (u *DiscountUpsertBulk) SetCombinable(v bool) *DiscountUpsertBulk {
+	return u.Update(func(s *DiscountUpsert) {
+		s.SetCombinable(v)
+	})
+}
+
+// UpdateCombinable sets the "combinable" field to the value that was provided on create.
+func (u *DiscountUpsertBulk) UpdateCombinable() *DiscountUpsertBulk {
+	return u.Update(func(s *DiscountUpsert) {
+		s.UpdateCombinable()
 	})
 }
 

@@ -190,6 +190,20 @@ func (_u *DiscountUpdate) AddUsageCount(v int) *DiscountUpdate {
 	return _u
 }
 
+// SetCombinable sets the "combinable" field.
+func (_u *DiscountUpdate) SetCombinable(v bool) *DiscountUpdate {
+	_u.mutation.SetCombinable(v)
+	return _u
+}
+
+// SetNillableCombinable sets the "combinable" field if the given value is not nil.
+func (_u *DiscountUpdate) SetNillableCombinable(v *bool) *DiscountUpdate {
+	if v != nil {
+		_u.SetCombinable(*v)
+	}
+	return _u
+}
+
 // SetOncePerCustomer sets the "once_per_customer" field.
 func (_u *DiscountUpdate) SetOncePerCustomer(v bool) *DiscountUpdate {
 	_u.mutation.SetOncePerCustomer(v)
@@ -482,6 +496,9 @@ func (_u *DiscountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedUsageCount(); ok {
 		_spec.AddField(discount.FieldUsageCount, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.Combinable(); ok {
+		_spec.SetField(discount.FieldCombinable, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.OncePerCustomer(); ok {
 		_spec.SetField(discount.FieldOncePerCustomer, field.TypeBool, value)
 	}
@@ -741,6 +758,20 @@ func (_u *DiscountUpdateOne) SetNillableUsageCount(v *int) *DiscountUpdateOne {
 // AddUsageCount adds value to the "usage_count" field.
 func (_u *DiscountUpdateOne) AddUsageCount(v int) *DiscountUpdateOne {
 	_u.mutation.AddUsageCount(v)
+	return _u
+}
+
+// SetCombinable sets the "combinable" field.
+func (_u *DiscountUpdateOne) SetCombinable(v bool) *DiscountUpdateOne {
+	_u.mutation.SetCombinable(v)
+	return _u
+}
+
+// SetNillableCombinable sets the "combinable" field if the given value is not nil.
+func (_u *DiscountUpdateOne) SetNillableCombinable(v *bool) *DiscountUpdateOne {
+	if v != nil {
+		_u.SetCombinable(*v)
+	}
 	return _u
 }
 
@@ -1065,6 +1096,9 @@ func (_u *DiscountUpdateOne) sqlSave(ctx context.Context) (_node *Discount, err 
 	}
 	if value, ok := _u.mutation.AddedUsageCount(); ok {
 		_spec.AddField(discount.FieldUsageCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Combinable(); ok {
+		_spec.SetField(discount.FieldCombinable, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.OncePerCustomer(); ok {
 		_spec.SetField(discount.FieldOncePerCustomer, field.TypeBool, value)

@@ -1913,6 +1913,11 @@ func (_q *DiscountQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, discount.FieldUsageCount)
 				fieldSeen[discount.FieldUsageCount] = struct{}{}
 			}
+		case "combinable":
+			if _, ok := fieldSeen[discount.FieldCombinable]; !ok {
+				selectedFields = append(selectedFields, discount.FieldCombinable)
+				fieldSeen[discount.FieldCombinable] = struct{}{}
+			}
 		case "oncePerCustomer":
 			if _, ok := fieldSeen[discount.FieldOncePerCustomer]; !ok {
 				selectedFields = append(selectedFields, discount.FieldOncePerCustomer)
@@ -3994,6 +3999,11 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, order.FieldFulfilledAt)
 				fieldSeen[order.FieldFulfilledAt] = struct{}{}
 			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[order.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, order.FieldDeliveredAt)
+				fieldSeen[order.FieldDeliveredAt] = struct{}{}
+			}
 		case "cancelledAt":
 			if _, ok := fieldSeen[order.FieldCancelledAt]; !ok {
 				selectedFields = append(selectedFields, order.FieldCancelledAt)
@@ -4033,6 +4043,16 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if _, ok := fieldSeen[order.FieldUserAgent]; !ok {
 				selectedFields = append(selectedFields, order.FieldUserAgent)
 				fieldSeen[order.FieldUserAgent] = struct{}{}
+			}
+		case "stockHoldExpiresAt":
+			if _, ok := fieldSeen[order.FieldStockHoldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, order.FieldStockHoldExpiresAt)
+				fieldSeen[order.FieldStockHoldExpiresAt] = struct{}{}
+			}
+		case "stockReleased":
+			if _, ok := fieldSeen[order.FieldStockReleased]; !ok {
+				selectedFields = append(selectedFields, order.FieldStockReleased)
+				fieldSeen[order.FieldStockReleased] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -6305,6 +6325,11 @@ func (_q *ShippingMethodQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, shippingmethod.FieldMaxSubtotalAmount)
 				fieldSeen[shippingmethod.FieldMaxSubtotalAmount] = struct{}{}
 			}
+		case "freeOverAmount":
+			if _, ok := fieldSeen[shippingmethod.FieldFreeOverAmount]; !ok {
+				selectedFields = append(selectedFields, shippingmethod.FieldFreeOverAmount)
+				fieldSeen[shippingmethod.FieldFreeOverAmount] = struct{}{}
+			}
 		case "countries":
 			if _, ok := fieldSeen[shippingmethod.FieldCountries]; !ok {
 				selectedFields = append(selectedFields, shippingmethod.FieldCountries)
@@ -6537,6 +6562,11 @@ func (_q *ShoppingCartQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[shoppingcart.FieldShippingAddress]; !ok {
 				selectedFields = append(selectedFields, shoppingcart.FieldShippingAddress)
 				fieldSeen[shoppingcart.FieldShippingAddress] = struct{}{}
+			}
+		case "billingAddress":
+			if _, ok := fieldSeen[shoppingcart.FieldBillingAddress]; !ok {
+				selectedFields = append(selectedFields, shoppingcart.FieldBillingAddress)
+				fieldSeen[shoppingcart.FieldBillingAddress] = struct{}{}
 			}
 		case "shippingMethodID":
 			if _, ok := fieldSeen[shoppingcart.FieldShippingMethodID]; !ok {

@@ -6438,6 +6438,10 @@ type DiscountWhereInput struct {
 	UsageCountLT    *int  `json:"usageCountLT,omitempty"`
 	UsageCountLTE   *int  `json:"usageCountLTE,omitempty"`
 
+	// "combinable" field predicates.
+	Combinable    *bool `json:"combinable,omitempty"`
+	CombinableNEQ *bool `json:"combinableNEQ,omitempty"`
+
 	// "once_per_customer" field predicates.
 	OncePerCustomer    *bool `json:"oncePerCustomer,omitempty"`
 	OncePerCustomerNEQ *bool `json:"oncePerCustomerNEQ,omitempty"`
@@ -6852,6 +6856,12 @@ func (i *DiscountWhereInput) P() (predicate.Discount, error) {
 	}
 	if i.UsageCountLTE != nil {
 		predicates = append(predicates, discount.UsageCountLTE(*i.UsageCountLTE))
+	}
+	if i.Combinable != nil {
+		predicates = append(predicates, discount.CombinableEQ(*i.Combinable))
+	}
+	if i.CombinableNEQ != nil {
+		predicates = append(predicates, discount.CombinableNEQ(*i.CombinableNEQ))
 	}
 	if i.OncePerCustomer != nil {
 		predicates = append(predicates, discount.OncePerCustomerEQ(*i.OncePerCustomer))
@@ -13524,6 +13534,18 @@ type OrderWhereInput struct {
 	FulfilledAtIsNil  bool        `json:"fulfilledAtIsNil,omitempty"`
 	FulfilledAtNotNil bool        `json:"fulfilledAtNotNil,omitempty"`
 
+	// "delivered_at" field predicates.
+	DeliveredAt       *time.Time  `json:"deliveredAt,omitempty"`
+	DeliveredAtNEQ    *time.Time  `json:"deliveredAtNEQ,omitempty"`
+	DeliveredAtIn     []time.Time `json:"deliveredAtIn,omitempty"`
+	DeliveredAtNotIn  []time.Time `json:"deliveredAtNotIn,omitempty"`
+	DeliveredAtGT     *time.Time  `json:"deliveredAtGT,omitempty"`
+	DeliveredAtGTE    *time.Time  `json:"deliveredAtGTE,omitempty"`
+	DeliveredAtLT     *time.Time  `json:"deliveredAtLT,omitempty"`
+	DeliveredAtLTE    *time.Time  `json:"deliveredAtLTE,omitempty"`
+	DeliveredAtIsNil  bool        `json:"deliveredAtIsNil,omitempty"`
+	DeliveredAtNotNil bool        `json:"deliveredAtNotNil,omitempty"`
+
 	// "cancelled_at" field predicates.
 	CancelledAt       *time.Time  `json:"cancelledAt,omitempty"`
 	CancelledAtNEQ    *time.Time  `json:"cancelledAtNEQ,omitempty"`
@@ -13628,6 +13650,22 @@ type OrderWhereInput struct {
 	UserAgentNotNil       bool     `json:"userAgentNotNil,omitempty"`
 	UserAgentEqualFold    *string  `json:"userAgentEqualFold,omitempty"`
 	UserAgentContainsFold *string  `json:"userAgentContainsFold,omitempty"`
+
+	// "stock_hold_expires_at" field predicates.
+	StockHoldExpiresAt       *time.Time  `json:"stockHoldExpiresAt,omitempty"`
+	StockHoldExpiresAtNEQ    *time.Time  `json:"stockHoldExpiresAtNEQ,omitempty"`
+	StockHoldExpiresAtIn     []time.Time `json:"stockHoldExpiresAtIn,omitempty"`
+	StockHoldExpiresAtNotIn  []time.Time `json:"stockHoldExpiresAtNotIn,omitempty"`
+	StockHoldExpiresAtGT     *time.Time  `json:"stockHoldExpiresAtGT,omitempty"`
+	StockHoldExpiresAtGTE    *time.Time  `json:"stockHoldExpiresAtGTE,omitempty"`
+	StockHoldExpiresAtLT     *time.Time  `json:"stockHoldExpiresAtLT,omitempty"`
+	StockHoldExpiresAtLTE    *time.Time  `json:"stockHoldExpiresAtLTE,omitempty"`
+	StockHoldExpiresAtIsNil  bool        `json:"stockHoldExpiresAtIsNil,omitempty"`
+	StockHoldExpiresAtNotNil bool        `json:"stockHoldExpiresAtNotNil,omitempty"`
+
+	// "stock_released" field predicates.
+	StockReleased    *bool `json:"stockReleased,omitempty"`
+	StockReleasedNEQ *bool `json:"stockReleasedNEQ,omitempty"`
 
 	// "customer" edge predicates.
 	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
@@ -14378,6 +14416,36 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	if i.FulfilledAtNotNil {
 		predicates = append(predicates, order.FulfilledAtNotNil())
 	}
+	if i.DeliveredAt != nil {
+		predicates = append(predicates, order.DeliveredAtEQ(*i.DeliveredAt))
+	}
+	if i.DeliveredAtNEQ != nil {
+		predicates = append(predicates, order.DeliveredAtNEQ(*i.DeliveredAtNEQ))
+	}
+	if len(i.DeliveredAtIn) > 0 {
+		predicates = append(predicates, order.DeliveredAtIn(i.DeliveredAtIn...))
+	}
+	if len(i.DeliveredAtNotIn) > 0 {
+		predicates = append(predicates, order.DeliveredAtNotIn(i.DeliveredAtNotIn...))
+	}
+	if i.DeliveredAtGT != nil {
+		predicates = append(predicates, order.DeliveredAtGT(*i.DeliveredAtGT))
+	}
+	if i.DeliveredAtGTE != nil {
+		predicates = append(predicates, order.DeliveredAtGTE(*i.DeliveredAtGTE))
+	}
+	if i.DeliveredAtLT != nil {
+		predicates = append(predicates, order.DeliveredAtLT(*i.DeliveredAtLT))
+	}
+	if i.DeliveredAtLTE != nil {
+		predicates = append(predicates, order.DeliveredAtLTE(*i.DeliveredAtLTE))
+	}
+	if i.DeliveredAtIsNil {
+		predicates = append(predicates, order.DeliveredAtIsNil())
+	}
+	if i.DeliveredAtNotNil {
+		predicates = append(predicates, order.DeliveredAtNotNil())
+	}
 	if i.CancelledAt != nil {
 		predicates = append(predicates, order.CancelledAtEQ(*i.CancelledAt))
 	}
@@ -14650,6 +14718,42 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	}
 	if i.UserAgentContainsFold != nil {
 		predicates = append(predicates, order.UserAgentContainsFold(*i.UserAgentContainsFold))
+	}
+	if i.StockHoldExpiresAt != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtEQ(*i.StockHoldExpiresAt))
+	}
+	if i.StockHoldExpiresAtNEQ != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtNEQ(*i.StockHoldExpiresAtNEQ))
+	}
+	if len(i.StockHoldExpiresAtIn) > 0 {
+		predicates = append(predicates, order.StockHoldExpiresAtIn(i.StockHoldExpiresAtIn...))
+	}
+	if len(i.StockHoldExpiresAtNotIn) > 0 {
+		predicates = append(predicates, order.StockHoldExpiresAtNotIn(i.StockHoldExpiresAtNotIn...))
+	}
+	if i.StockHoldExpiresAtGT != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtGT(*i.StockHoldExpiresAtGT))
+	}
+	if i.StockHoldExpiresAtGTE != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtGTE(*i.StockHoldExpiresAtGTE))
+	}
+	if i.StockHoldExpiresAtLT != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtLT(*i.StockHoldExpiresAtLT))
+	}
+	if i.StockHoldExpiresAtLTE != nil {
+		predicates = append(predicates, order.StockHoldExpiresAtLTE(*i.StockHoldExpiresAtLTE))
+	}
+	if i.StockHoldExpiresAtIsNil {
+		predicates = append(predicates, order.StockHoldExpiresAtIsNil())
+	}
+	if i.StockHoldExpiresAtNotNil {
+		predicates = append(predicates, order.StockHoldExpiresAtNotNil())
+	}
+	if i.StockReleased != nil {
+		predicates = append(predicates, order.StockReleasedEQ(*i.StockReleased))
+	}
+	if i.StockReleasedNEQ != nil {
+		predicates = append(predicates, order.StockReleasedNEQ(*i.StockReleasedNEQ))
 	}
 
 	if i.HasCustomer != nil {
@@ -22681,6 +22785,18 @@ type ShippingMethodWhereInput struct {
 	MaxSubtotalAmountIsNil  bool    `json:"maxSubtotalAmountIsNil,omitempty"`
 	MaxSubtotalAmountNotNil bool    `json:"maxSubtotalAmountNotNil,omitempty"`
 
+	// "free_over_amount" field predicates.
+	FreeOverAmount       *int64  `json:"freeOverAmount,omitempty"`
+	FreeOverAmountNEQ    *int64  `json:"freeOverAmountNEQ,omitempty"`
+	FreeOverAmountIn     []int64 `json:"freeOverAmountIn,omitempty"`
+	FreeOverAmountNotIn  []int64 `json:"freeOverAmountNotIn,omitempty"`
+	FreeOverAmountGT     *int64  `json:"freeOverAmountGT,omitempty"`
+	FreeOverAmountGTE    *int64  `json:"freeOverAmountGTE,omitempty"`
+	FreeOverAmountLT     *int64  `json:"freeOverAmountLT,omitempty"`
+	FreeOverAmountLTE    *int64  `json:"freeOverAmountLTE,omitempty"`
+	FreeOverAmountIsNil  bool    `json:"freeOverAmountIsNil,omitempty"`
+	FreeOverAmountNotNil bool    `json:"freeOverAmountNotNil,omitempty"`
+
 	// "estimated_days_min" field predicates.
 	EstimatedDaysMin       *int  `json:"estimatedDaysMin,omitempty"`
 	EstimatedDaysMinNEQ    *int  `json:"estimatedDaysMinNEQ,omitempty"`
@@ -23108,6 +23224,36 @@ func (i *ShippingMethodWhereInput) P() (predicate.ShippingMethod, error) {
 	}
 	if i.MaxSubtotalAmountNotNil {
 		predicates = append(predicates, shippingmethod.MaxSubtotalAmountNotNil())
+	}
+	if i.FreeOverAmount != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountEQ(*i.FreeOverAmount))
+	}
+	if i.FreeOverAmountNEQ != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountNEQ(*i.FreeOverAmountNEQ))
+	}
+	if len(i.FreeOverAmountIn) > 0 {
+		predicates = append(predicates, shippingmethod.FreeOverAmountIn(i.FreeOverAmountIn...))
+	}
+	if len(i.FreeOverAmountNotIn) > 0 {
+		predicates = append(predicates, shippingmethod.FreeOverAmountNotIn(i.FreeOverAmountNotIn...))
+	}
+	if i.FreeOverAmountGT != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountGT(*i.FreeOverAmountGT))
+	}
+	if i.FreeOverAmountGTE != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountGTE(*i.FreeOverAmountGTE))
+	}
+	if i.FreeOverAmountLT != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountLT(*i.FreeOverAmountLT))
+	}
+	if i.FreeOverAmountLTE != nil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountLTE(*i.FreeOverAmountLTE))
+	}
+	if i.FreeOverAmountIsNil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountIsNil())
+	}
+	if i.FreeOverAmountNotNil {
+		predicates = append(predicates, shippingmethod.FreeOverAmountNotNil())
 	}
 	if i.EstimatedDaysMin != nil {
 		predicates = append(predicates, shippingmethod.EstimatedDaysMinEQ(*i.EstimatedDaysMin))

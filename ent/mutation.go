@@ -50,6 +50,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/webhookevent"
 	"github.com/omnisphere/omnisphere/ent/workflowenrollment"
 	"github.com/omnisphere/omnisphere/ent/workflowstep"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 const (
@@ -12786,6 +12787,7 @@ type DiscountMutation struct {
 	addusage_limit                *int
 	usage_count                   *int
 	addusage_count                *int
+	combinable                    *bool
 	once_per_customer             *bool
 	starts_at                     *time.Time
 	ends_at                       *time.Time
@@ -13413,6 +13415,42 @@ func (m *DiscountMutation) ResetUsageCount() {
 	m.addusage_count = nil
 }
 
+// SetCombinable sets the "combinable" field.
+func (m *DiscountMutation) SetCombinable(b bool) {
+	m.combinable = &b
+}
+
+// Combinable returns the value of the "combinable" field in the mutation.
+func (m *DiscountMutation) Combinable() (r bool, exists bool) {
+	v := m.combinable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCombinable returns the old "combinable" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldCombinable(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCombinable is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCombinable requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCombinable: %w", err)
+	}
+	return oldValue.Combinable, nil
+}
+
+// ResetCombinable resets all changes to the "combinable" field.
+func (m *DiscountMutation) ResetCombinable() {
+	m.combinable = nil
+}
+
 // SetOncePerCustomer sets the "once_per_customer" field.
 func (m *DiscountMutation) SetOncePerCustomer(b bool) {
 	m.once_per_customer = &b
@@ -13836,7 +13874,7 @@ func (m *DiscountMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DiscountMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, discount.FieldCreatedAt)
 	}
@@ -13869,6 +13907,9 @@ func (m *DiscountMutation) Fields() []string {
 	}
 	if m.usage_count != nil {
 		fields = append(fields, discount.FieldUsageCount)
+	}
+	if m.combinable != nil {
+		fields = append(fields, discount.FieldCombinable)
 	}
 	if m.once_per_customer != nil {
 		fields = append(fields, discount.FieldOncePerCustomer)
@@ -13921,6 +13962,8 @@ func (m *DiscountMutation) Field(name string) (ent.Value, bool) {
 		return m.UsageLimit()
 	case discount.FieldUsageCount:
 		return m.UsageCount()
+	case discount.FieldCombinable:
+		return m.Combinable()
 	case discount.FieldOncePerCustomer:
 		return m.OncePerCustomer()
 	case discount.FieldStartsAt:
@@ -13966,6 +14009,8 @@ func (m *DiscountMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldUsageLimit(ctx)
 	case discount.FieldUsageCount:
 		return m.OldUsageCount(ctx)
+	case discount.FieldCombinable:
+		return m.OldCombinable(ctx)
 	case discount.FieldOncePerCustomer:
 		return m.OldOncePerCustomer(ctx)
 	case discount.FieldStartsAt:
@@ -14065,6 +14110,13 @@ func (m *DiscountMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUsageCount(v)
+		return nil
+	case discount.FieldCombinable:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCombinable(v)
 		return nil
 	case discount.FieldOncePerCustomer:
 		v, ok := value.(bool)
@@ -14274,6 +14326,9 @@ func (m *DiscountMutation) ResetField(name string) error {
 		return nil
 	case discount.FieldUsageCount:
 		m.ResetUsageCount()
+		return nil
+	case discount.FieldCombinable:
+		m.ResetCombinable()
 		return nil
 	case discount.FieldOncePerCustomer:
 		m.ResetOncePerCustomer()
@@ -26928,6 +26983,7 @@ type OrderMutation struct {
 	placed_at                   *time.Time
 	paid_at                     *time.Time
 	fulfilled_at                *time.Time
+	delivered_at                *time.Time
 	cancelled_at                *time.Time
 	cancel_reason               *order.CancelReason
 	tracking_number             *string
@@ -26936,6 +26992,9 @@ type OrderMutation struct {
 	metadata                    *map[string]interface{}
 	ip                          *string
 	user_agent                  *string
+	idempotency_fingerprint     *string
+	stock_hold_expires_at       *time.Time
+	stock_released              *bool
 	clearedFields               map[string]struct{}
 	merchant                    *uuid.UUID
 	clearedmerchant             bool
@@ -28277,6 +28336,55 @@ func (m *OrderMutation) ResetFulfilledAt() {
 	delete(m.clearedFields, order.FieldFulfilledAt)
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *OrderMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *OrderMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *OrderMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[order.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *OrderMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[order.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *OrderMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, order.FieldDeliveredAt)
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (m *OrderMutation) SetCancelledAt(t time.Time) {
 	m.cancelled_at = &t
@@ -28667,6 +28775,140 @@ func (m *OrderMutation) UserAgentCleared() bool {
 func (m *OrderMutation) ResetUserAgent() {
 	m.user_agent = nil
 	delete(m.clearedFields, order.FieldUserAgent)
+}
+
+// SetIdempotencyFingerprint sets the "idempotency_fingerprint" field.
+func (m *OrderMutation) SetIdempotencyFingerprint(s string) {
+	m.idempotency_fingerprint = &s
+}
+
+// IdempotencyFingerprint returns the value of the "idempotency_fingerprint" field in the mutation.
+func (m *OrderMutation) IdempotencyFingerprint() (r string, exists bool) {
+	v := m.idempotency_fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyFingerprint returns the old "idempotency_fingerprint" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldIdempotencyFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyFingerprint: %w", err)
+	}
+	return oldValue.IdempotencyFingerprint, nil
+}
+
+// ClearIdempotencyFingerprint clears the value of the "idempotency_fingerprint" field.
+func (m *OrderMutation) ClearIdempotencyFingerprint() {
+	m.idempotency_fingerprint = nil
+	m.clearedFields[order.FieldIdempotencyFingerprint] = struct{}{}
+}
+
+// IdempotencyFingerprintCleared returns if the "idempotency_fingerprint" field was cleared in this mutation.
+func (m *OrderMutation) IdempotencyFingerprintCleared() bool {
+	_, ok := m.clearedFields[order.FieldIdempotencyFingerprint]
+	return ok
+}
+
+// ResetIdempotencyFingerprint resets all changes to the "idempotency_fingerprint" field.
+func (m *OrderMutation) ResetIdempotencyFingerprint() {
+	m.idempotency_fingerprint = nil
+	delete(m.clearedFields, order.FieldIdempotencyFingerprint)
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (m *OrderMutation) SetStockHoldExpiresAt(t time.Time) {
+	m.stock_hold_expires_at = &t
+}
+
+// StockHoldExpiresAt returns the value of the "stock_hold_expires_at" field in the mutation.
+func (m *OrderMutation) StockHoldExpiresAt() (r time.Time, exists bool) {
+	v := m.stock_hold_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStockHoldExpiresAt returns the old "stock_hold_expires_at" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldStockHoldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStockHoldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStockHoldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStockHoldExpiresAt: %w", err)
+	}
+	return oldValue.StockHoldExpiresAt, nil
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (m *OrderMutation) ClearStockHoldExpiresAt() {
+	m.stock_hold_expires_at = nil
+	m.clearedFields[order.FieldStockHoldExpiresAt] = struct{}{}
+}
+
+// StockHoldExpiresAtCleared returns if the "stock_hold_expires_at" field was cleared in this mutation.
+func (m *OrderMutation) StockHoldExpiresAtCleared() bool {
+	_, ok := m.clearedFields[order.FieldStockHoldExpiresAt]
+	return ok
+}
+
+// ResetStockHoldExpiresAt resets all changes to the "stock_hold_expires_at" field.
+func (m *OrderMutation) ResetStockHoldExpiresAt() {
+	m.stock_hold_expires_at = nil
+	delete(m.clearedFields, order.FieldStockHoldExpiresAt)
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (m *OrderMutation) SetStockReleased(b bool) {
+	m.stock_released = &b
+}
+
+// StockReleased returns the value of the "stock_released" field in the mutation.
+func (m *OrderMutation) StockReleased() (r bool, exists bool) {
+	v := m.stock_released
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStockReleased returns the old "stock_released" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldStockReleased(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStockReleased is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStockReleased requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStockReleased: %w", err)
+	}
+	return oldValue.StockReleased, nil
+}
+
+// ResetStockReleased resets all changes to the "stock_released" field.
+func (m *OrderMutation) ResetStockReleased() {
+	m.stock_released = nil
 }
 
 // ClearMerchant clears the "merchant" edge to the MerchantAccount entity.
@@ -29081,7 +29323,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 34)
+	fields := make([]string, 0, 38)
 	if m.created_at != nil {
 		fields = append(fields, order.FieldCreatedAt)
 	}
@@ -29160,6 +29402,9 @@ func (m *OrderMutation) Fields() []string {
 	if m.fulfilled_at != nil {
 		fields = append(fields, order.FieldFulfilledAt)
 	}
+	if m.delivered_at != nil {
+		fields = append(fields, order.FieldDeliveredAt)
+	}
 	if m.cancelled_at != nil {
 		fields = append(fields, order.FieldCancelledAt)
 	}
@@ -29183,6 +29428,15 @@ func (m *OrderMutation) Fields() []string {
 	}
 	if m.user_agent != nil {
 		fields = append(fields, order.FieldUserAgent)
+	}
+	if m.idempotency_fingerprint != nil {
+		fields = append(fields, order.FieldIdempotencyFingerprint)
+	}
+	if m.stock_hold_expires_at != nil {
+		fields = append(fields, order.FieldStockHoldExpiresAt)
+	}
+	if m.stock_released != nil {
+		fields = append(fields, order.FieldStockReleased)
 	}
 	return fields
 }
@@ -29244,6 +29498,8 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.PaidAt()
 	case order.FieldFulfilledAt:
 		return m.FulfilledAt()
+	case order.FieldDeliveredAt:
+		return m.DeliveredAt()
 	case order.FieldCancelledAt:
 		return m.CancelledAt()
 	case order.FieldCancelReason:
@@ -29260,6 +29516,12 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.IP()
 	case order.FieldUserAgent:
 		return m.UserAgent()
+	case order.FieldIdempotencyFingerprint:
+		return m.IdempotencyFingerprint()
+	case order.FieldStockHoldExpiresAt:
+		return m.StockHoldExpiresAt()
+	case order.FieldStockReleased:
+		return m.StockReleased()
 	}
 	return nil, false
 }
@@ -29321,6 +29583,8 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldPaidAt(ctx)
 	case order.FieldFulfilledAt:
 		return m.OldFulfilledAt(ctx)
+	case order.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
 	case order.FieldCancelledAt:
 		return m.OldCancelledAt(ctx)
 	case order.FieldCancelReason:
@@ -29337,6 +29601,12 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldIP(ctx)
 	case order.FieldUserAgent:
 		return m.OldUserAgent(ctx)
+	case order.FieldIdempotencyFingerprint:
+		return m.OldIdempotencyFingerprint(ctx)
+	case order.FieldStockHoldExpiresAt:
+		return m.OldStockHoldExpiresAt(ctx)
+	case order.FieldStockReleased:
+		return m.OldStockReleased(ctx)
 	}
 	return nil, fmt.Errorf("unknown Order field %s", name)
 }
@@ -29528,6 +29798,13 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFulfilledAt(v)
 		return nil
+	case order.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
 	case order.FieldCancelledAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -29583,6 +29860,27 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserAgent(v)
+		return nil
+	case order.FieldIdempotencyFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyFingerprint(v)
+		return nil
+	case order.FieldStockHoldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStockHoldExpiresAt(v)
+		return nil
+	case order.FieldStockReleased:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStockReleased(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
@@ -29728,6 +30026,9 @@ func (m *OrderMutation) ClearedFields() []string {
 	if m.FieldCleared(order.FieldFulfilledAt) {
 		fields = append(fields, order.FieldFulfilledAt)
 	}
+	if m.FieldCleared(order.FieldDeliveredAt) {
+		fields = append(fields, order.FieldDeliveredAt)
+	}
 	if m.FieldCleared(order.FieldCancelledAt) {
 		fields = append(fields, order.FieldCancelledAt)
 	}
@@ -29751,6 +30052,12 @@ func (m *OrderMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(order.FieldUserAgent) {
 		fields = append(fields, order.FieldUserAgent)
+	}
+	if m.FieldCleared(order.FieldIdempotencyFingerprint) {
+		fields = append(fields, order.FieldIdempotencyFingerprint)
+	}
+	if m.FieldCleared(order.FieldStockHoldExpiresAt) {
+		fields = append(fields, order.FieldStockHoldExpiresAt)
 	}
 	return fields
 }
@@ -29793,6 +30100,9 @@ func (m *OrderMutation) ClearField(name string) error {
 	case order.FieldFulfilledAt:
 		m.ClearFulfilledAt()
 		return nil
+	case order.FieldDeliveredAt:
+		m.ClearDeliveredAt()
+		return nil
 	case order.FieldCancelledAt:
 		m.ClearCancelledAt()
 		return nil
@@ -29816,6 +30126,12 @@ func (m *OrderMutation) ClearField(name string) error {
 		return nil
 	case order.FieldUserAgent:
 		m.ClearUserAgent()
+		return nil
+	case order.FieldIdempotencyFingerprint:
+		m.ClearIdempotencyFingerprint()
+		return nil
+	case order.FieldStockHoldExpiresAt:
+		m.ClearStockHoldExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Order nullable field %s", name)
@@ -29903,6 +30219,9 @@ func (m *OrderMutation) ResetField(name string) error {
 	case order.FieldFulfilledAt:
 		m.ResetFulfilledAt()
 		return nil
+	case order.FieldDeliveredAt:
+		m.ResetDeliveredAt()
+		return nil
 	case order.FieldCancelledAt:
 		m.ResetCancelledAt()
 		return nil
@@ -29926,6 +30245,15 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldUserAgent:
 		m.ResetUserAgent()
+		return nil
+	case order.FieldIdempotencyFingerprint:
+		m.ResetIdempotencyFingerprint()
+		return nil
+	case order.FieldStockHoldExpiresAt:
+		m.ResetStockHoldExpiresAt()
+		return nil
+	case order.FieldStockReleased:
+		m.ResetStockReleased()
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
@@ -31543,6 +31871,8 @@ type OrderItemMutation struct {
 	addfulfilled_quantity *int
 	refunded_quantity     *int
 	addrefunded_quantity  *int
+	allocations           *[]types.Allocation
+	appendallocations     []types.Allocation
 	clearedFields         map[string]struct{}
 	merchant              *uuid.UUID
 	clearedmerchant       bool
@@ -32550,6 +32880,57 @@ func (m *OrderItemMutation) ResetRefundedQuantity() {
 	m.addrefunded_quantity = nil
 }
 
+// SetAllocations sets the "allocations" field.
+func (m *OrderItemMutation) SetAllocations(t []types.Allocation) {
+	m.allocations = &t
+	m.appendallocations = nil
+}
+
+// Allocations returns the value of the "allocations" field in the mutation.
+func (m *OrderItemMutation) Allocations() (r []types.Allocation, exists bool) {
+	v := m.allocations
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAllocations returns the old "allocations" field's value of the OrderItem entity.
+// If the OrderItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderItemMutation) OldAllocations(ctx context.Context) (v []types.Allocation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAllocations is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAllocations requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAllocations: %w", err)
+	}
+	return oldValue.Allocations, nil
+}
+
+// AppendAllocations adds t to the "allocations" field.
+func (m *OrderItemMutation) AppendAllocations(t []types.Allocation) {
+	m.appendallocations = append(m.appendallocations, t...)
+}
+
+// AppendedAllocations returns the list of values that were appended to the "allocations" field in this mutation.
+func (m *OrderItemMutation) AppendedAllocations() ([]types.Allocation, bool) {
+	if len(m.appendallocations) == 0 {
+		return nil, false
+	}
+	return m.appendallocations, true
+}
+
+// ResetAllocations resets all changes to the "allocations" field.
+func (m *OrderItemMutation) ResetAllocations() {
+	m.allocations = nil
+	m.appendallocations = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the MerchantAccount entity.
 func (m *OrderItemMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -32692,7 +33073,7 @@ func (m *OrderItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderItemMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, orderitem.FieldCreatedAt)
 	}
@@ -32750,6 +33131,9 @@ func (m *OrderItemMutation) Fields() []string {
 	if m.refunded_quantity != nil {
 		fields = append(fields, orderitem.FieldRefundedQuantity)
 	}
+	if m.allocations != nil {
+		fields = append(fields, orderitem.FieldAllocations)
+	}
 	return fields
 }
 
@@ -32796,6 +33180,8 @@ func (m *OrderItemMutation) Field(name string) (ent.Value, bool) {
 		return m.FulfilledQuantity()
 	case orderitem.FieldRefundedQuantity:
 		return m.RefundedQuantity()
+	case orderitem.FieldAllocations:
+		return m.Allocations()
 	}
 	return nil, false
 }
@@ -32843,6 +33229,8 @@ func (m *OrderItemMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldFulfilledQuantity(ctx)
 	case orderitem.FieldRefundedQuantity:
 		return m.OldRefundedQuantity(ctx)
+	case orderitem.FieldAllocations:
+		return m.OldAllocations(ctx)
 	}
 	return nil, fmt.Errorf("unknown OrderItem field %s", name)
 }
@@ -32984,6 +33372,13 @@ func (m *OrderItemMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRefundedQuantity(v)
+		return nil
+	case orderitem.FieldAllocations:
+		v, ok := value.([]types.Allocation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAllocations(v)
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)
@@ -33210,6 +33605,9 @@ func (m *OrderItemMutation) ResetField(name string) error {
 		return nil
 	case orderitem.FieldRefundedQuantity:
 		m.ResetRefundedQuantity()
+		return nil
+	case orderitem.FieldAllocations:
+		m.ResetAllocations()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)
@@ -45844,6 +46242,10 @@ type ShippingMethodMutation struct {
 	addmin_subtotal_amount *int64
 	max_subtotal_amount    *int64
 	addmax_subtotal_amount *int64
+	free_over_amount       *int64
+	addfree_over_amount    *int64
+	weight_bands           *[]types.WeightBand
+	appendweight_bands     []types.WeightBand
 	countries              *[]string
 	appendcountries        []string
 	estimated_days_min     *int
@@ -46432,6 +46834,127 @@ func (m *ShippingMethodMutation) ResetMaxSubtotalAmount() {
 	delete(m.clearedFields, shippingmethod.FieldMaxSubtotalAmount)
 }
 
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (m *ShippingMethodMutation) SetFreeOverAmount(i int64) {
+	m.free_over_amount = &i
+	m.addfree_over_amount = nil
+}
+
+// FreeOverAmount returns the value of the "free_over_amount" field in the mutation.
+func (m *ShippingMethodMutation) FreeOverAmount() (r int64, exists bool) {
+	v := m.free_over_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreeOverAmount returns the old "free_over_amount" field's value of the ShippingMethod entity.
+// If the ShippingMethod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ShippingMethodMutation) OldFreeOverAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreeOverAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreeOverAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreeOverAmount: %w", err)
+	}
+	return oldValue.FreeOverAmount, nil
+}
+
+// AddFreeOverAmount adds i to the "free_over_amount" field.
+func (m *ShippingMethodMutation) AddFreeOverAmount(i int64) {
+	if m.addfree_over_amount != nil {
+		*m.addfree_over_amount += i
+	} else {
+		m.addfree_over_amount = &i
+	}
+}
+
+// AddedFreeOverAmount returns the value that was added to the "free_over_amount" field in this mutation.
+func (m *ShippingMethodMutation) AddedFreeOverAmount() (r int64, exists bool) {
+	v := m.addfree_over_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (m *ShippingMethodMutation) ClearFreeOverAmount() {
+	m.free_over_amount = nil
+	m.addfree_over_amount = nil
+	m.clearedFields[shippingmethod.FieldFreeOverAmount] = struct{}{}
+}
+
+// FreeOverAmountCleared returns if the "free_over_amount" field was cleared in this mutation.
+func (m *ShippingMethodMutation) FreeOverAmountCleared() bool {
+	_, ok := m.clearedFields[shippingmethod.FieldFreeOverAmount]
+	return ok
+}
+
+// ResetFreeOverAmount resets all changes to the "free_over_amount" field.
+func (m *ShippingMethodMutation) ResetFreeOverAmount() {
+	m.free_over_amount = nil
+	m.addfree_over_amount = nil
+	delete(m.clearedFields, shippingmethod.FieldFreeOverAmount)
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (m *ShippingMethodMutation) SetWeightBands(tb []types.WeightBand) {
+	m.weight_bands = &tb
+	m.appendweight_bands = nil
+}
+
+// WeightBands returns the value of the "weight_bands" field in the mutation.
+func (m *ShippingMethodMutation) WeightBands() (r []types.WeightBand, exists bool) {
+	v := m.weight_bands
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWeightBands returns the old "weight_bands" field's value of the ShippingMethod entity.
+// If the ShippingMethod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ShippingMethodMutation) OldWeightBands(ctx context.Context) (v []types.WeightBand, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWeightBands is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWeightBands requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWeightBands: %w", err)
+	}
+	return oldValue.WeightBands, nil
+}
+
+// AppendWeightBands adds tb to the "weight_bands" field.
+func (m *ShippingMethodMutation) AppendWeightBands(tb []types.WeightBand) {
+	m.appendweight_bands = append(m.appendweight_bands, tb...)
+}
+
+// AppendedWeightBands returns the list of values that were appended to the "weight_bands" field in this mutation.
+func (m *ShippingMethodMutation) AppendedWeightBands() ([]types.WeightBand, bool) {
+	if len(m.appendweight_bands) == 0 {
+		return nil, false
+	}
+	return m.appendweight_bands, true
+}
+
+// ResetWeightBands resets all changes to the "weight_bands" field.
+func (m *ShippingMethodMutation) ResetWeightBands() {
+	m.weight_bands = nil
+	m.appendweight_bands = nil
+}
+
 // SetCountries sets the "countries" field.
 func (m *ShippingMethodMutation) SetCountries(s []string) {
 	m.countries = &s
@@ -46884,7 +47407,7 @@ func (m *ShippingMethodMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ShippingMethodMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, shippingmethod.FieldCreatedAt)
 	}
@@ -46914,6 +47437,12 @@ func (m *ShippingMethodMutation) Fields() []string {
 	}
 	if m.max_subtotal_amount != nil {
 		fields = append(fields, shippingmethod.FieldMaxSubtotalAmount)
+	}
+	if m.free_over_amount != nil {
+		fields = append(fields, shippingmethod.FieldFreeOverAmount)
+	}
+	if m.weight_bands != nil {
+		fields = append(fields, shippingmethod.FieldWeightBands)
 	}
 	if m.countries != nil {
 		fields = append(fields, shippingmethod.FieldCountries)
@@ -46958,6 +47487,10 @@ func (m *ShippingMethodMutation) Field(name string) (ent.Value, bool) {
 		return m.MinSubtotalAmount()
 	case shippingmethod.FieldMaxSubtotalAmount:
 		return m.MaxSubtotalAmount()
+	case shippingmethod.FieldFreeOverAmount:
+		return m.FreeOverAmount()
+	case shippingmethod.FieldWeightBands:
+		return m.WeightBands()
 	case shippingmethod.FieldCountries:
 		return m.Countries()
 	case shippingmethod.FieldEstimatedDaysMin:
@@ -46997,6 +47530,10 @@ func (m *ShippingMethodMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldMinSubtotalAmount(ctx)
 	case shippingmethod.FieldMaxSubtotalAmount:
 		return m.OldMaxSubtotalAmount(ctx)
+	case shippingmethod.FieldFreeOverAmount:
+		return m.OldFreeOverAmount(ctx)
+	case shippingmethod.FieldWeightBands:
+		return m.OldWeightBands(ctx)
 	case shippingmethod.FieldCountries:
 		return m.OldCountries(ctx)
 	case shippingmethod.FieldEstimatedDaysMin:
@@ -47086,6 +47623,20 @@ func (m *ShippingMethodMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMaxSubtotalAmount(v)
 		return nil
+	case shippingmethod.FieldFreeOverAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreeOverAmount(v)
+		return nil
+	case shippingmethod.FieldWeightBands:
+		v, ok := value.([]types.WeightBand)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWeightBands(v)
+		return nil
 	case shippingmethod.FieldCountries:
 		v, ok := value.([]string)
 		if !ok {
@@ -47138,6 +47689,9 @@ func (m *ShippingMethodMutation) AddedFields() []string {
 	if m.addmax_subtotal_amount != nil {
 		fields = append(fields, shippingmethod.FieldMaxSubtotalAmount)
 	}
+	if m.addfree_over_amount != nil {
+		fields = append(fields, shippingmethod.FieldFreeOverAmount)
+	}
 	if m.addestimated_days_min != nil {
 		fields = append(fields, shippingmethod.FieldEstimatedDaysMin)
 	}
@@ -47161,6 +47715,8 @@ func (m *ShippingMethodMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedMinSubtotalAmount()
 	case shippingmethod.FieldMaxSubtotalAmount:
 		return m.AddedMaxSubtotalAmount()
+	case shippingmethod.FieldFreeOverAmount:
+		return m.AddedFreeOverAmount()
 	case shippingmethod.FieldEstimatedDaysMin:
 		return m.AddedEstimatedDaysMin()
 	case shippingmethod.FieldEstimatedDaysMax:
@@ -47196,6 +47752,13 @@ func (m *ShippingMethodMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMaxSubtotalAmount(v)
+		return nil
+	case shippingmethod.FieldFreeOverAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFreeOverAmount(v)
 		return nil
 	case shippingmethod.FieldEstimatedDaysMin:
 		v, ok := value.(int)
@@ -47235,6 +47798,9 @@ func (m *ShippingMethodMutation) ClearedFields() []string {
 	if m.FieldCleared(shippingmethod.FieldMaxSubtotalAmount) {
 		fields = append(fields, shippingmethod.FieldMaxSubtotalAmount)
 	}
+	if m.FieldCleared(shippingmethod.FieldFreeOverAmount) {
+		fields = append(fields, shippingmethod.FieldFreeOverAmount)
+	}
 	if m.FieldCleared(shippingmethod.FieldEstimatedDaysMin) {
 		fields = append(fields, shippingmethod.FieldEstimatedDaysMin)
 	}
@@ -47263,6 +47829,9 @@ func (m *ShippingMethodMutation) ClearField(name string) error {
 		return nil
 	case shippingmethod.FieldMaxSubtotalAmount:
 		m.ClearMaxSubtotalAmount()
+		return nil
+	case shippingmethod.FieldFreeOverAmount:
+		m.ClearFreeOverAmount()
 		return nil
 	case shippingmethod.FieldEstimatedDaysMin:
 		m.ClearEstimatedDaysMin()
@@ -47307,6 +47876,12 @@ func (m *ShippingMethodMutation) ResetField(name string) error {
 		return nil
 	case shippingmethod.FieldMaxSubtotalAmount:
 		m.ResetMaxSubtotalAmount()
+		return nil
+	case shippingmethod.FieldFreeOverAmount:
+		m.ResetFreeOverAmount()
+		return nil
+	case shippingmethod.FieldWeightBands:
+		m.ResetWeightBands()
 		return nil
 	case shippingmethod.FieldCountries:
 		m.ResetCountries()
@@ -47480,6 +48055,7 @@ type ShoppingCartMutation struct {
 	discount_codes         *[]string
 	appenddiscount_codes   []string
 	shipping_address       *map[string]interface{}
+	billing_address        *map[string]interface{}
 	anonymous_id           *string
 	abandoned_at           *time.Time
 	expires_at             *time.Time
@@ -48300,6 +48876,55 @@ func (m *ShoppingCartMutation) ResetShippingAddress() {
 	delete(m.clearedFields, shoppingcart.FieldShippingAddress)
 }
 
+// SetBillingAddress sets the "billing_address" field.
+func (m *ShoppingCartMutation) SetBillingAddress(value map[string]interface{}) {
+	m.billing_address = &value
+}
+
+// BillingAddress returns the value of the "billing_address" field in the mutation.
+func (m *ShoppingCartMutation) BillingAddress() (r map[string]interface{}, exists bool) {
+	v := m.billing_address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBillingAddress returns the old "billing_address" field's value of the ShoppingCart entity.
+// If the ShoppingCart object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ShoppingCartMutation) OldBillingAddress(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBillingAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBillingAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBillingAddress: %w", err)
+	}
+	return oldValue.BillingAddress, nil
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (m *ShoppingCartMutation) ClearBillingAddress() {
+	m.billing_address = nil
+	m.clearedFields[shoppingcart.FieldBillingAddress] = struct{}{}
+}
+
+// BillingAddressCleared returns if the "billing_address" field was cleared in this mutation.
+func (m *ShoppingCartMutation) BillingAddressCleared() bool {
+	_, ok := m.clearedFields[shoppingcart.FieldBillingAddress]
+	return ok
+}
+
+// ResetBillingAddress resets all changes to the "billing_address" field.
+func (m *ShoppingCartMutation) ResetBillingAddress() {
+	m.billing_address = nil
+	delete(m.clearedFields, shoppingcart.FieldBillingAddress)
+}
+
 // SetShippingMethodID sets the "shipping_method_id" field.
 func (m *ShoppingCartMutation) SetShippingMethodID(u uuid.UUID) {
 	m.shipping_method = &u
@@ -48802,7 +49427,7 @@ func (m *ShoppingCartMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ShoppingCartMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, shoppingcart.FieldCreatedAt)
 	}
@@ -48847,6 +49472,9 @@ func (m *ShoppingCartMutation) Fields() []string {
 	}
 	if m.shipping_address != nil {
 		fields = append(fields, shoppingcart.FieldShippingAddress)
+	}
+	if m.billing_address != nil {
+		fields = append(fields, shoppingcart.FieldBillingAddress)
 	}
 	if m.shipping_method != nil {
 		fields = append(fields, shoppingcart.FieldShippingMethodID)
@@ -48904,6 +49532,8 @@ func (m *ShoppingCartMutation) Field(name string) (ent.Value, bool) {
 		return m.DiscountCodes()
 	case shoppingcart.FieldShippingAddress:
 		return m.ShippingAddress()
+	case shoppingcart.FieldBillingAddress:
+		return m.BillingAddress()
 	case shoppingcart.FieldShippingMethodID:
 		return m.ShippingMethodID()
 	case shoppingcart.FieldAnonymousID:
@@ -48955,6 +49585,8 @@ func (m *ShoppingCartMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldDiscountCodes(ctx)
 	case shoppingcart.FieldShippingAddress:
 		return m.OldShippingAddress(ctx)
+	case shoppingcart.FieldBillingAddress:
+		return m.OldBillingAddress(ctx)
 	case shoppingcart.FieldShippingMethodID:
 		return m.OldShippingMethodID(ctx)
 	case shoppingcart.FieldAnonymousID:
@@ -49080,6 +49712,13 @@ func (m *ShoppingCartMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetShippingAddress(v)
+		return nil
+	case shoppingcart.FieldBillingAddress:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBillingAddress(v)
 		return nil
 	case shoppingcart.FieldShippingMethodID:
 		v, ok := value.(uuid.UUID)
@@ -49225,6 +49864,9 @@ func (m *ShoppingCartMutation) ClearedFields() []string {
 	if m.FieldCleared(shoppingcart.FieldShippingAddress) {
 		fields = append(fields, shoppingcart.FieldShippingAddress)
 	}
+	if m.FieldCleared(shoppingcart.FieldBillingAddress) {
+		fields = append(fields, shoppingcart.FieldBillingAddress)
+	}
 	if m.FieldCleared(shoppingcart.FieldShippingMethodID) {
 		fields = append(fields, shoppingcart.FieldShippingMethodID)
 	}
@@ -49265,6 +49907,9 @@ func (m *ShoppingCartMutation) ClearField(name string) error {
 		return nil
 	case shoppingcart.FieldShippingAddress:
 		m.ClearShippingAddress()
+		return nil
+	case shoppingcart.FieldBillingAddress:
+		m.ClearBillingAddress()
 		return nil
 	case shoppingcart.FieldShippingMethodID:
 		m.ClearShippingMethodID()
@@ -49336,6 +49981,9 @@ func (m *ShoppingCartMutation) ResetField(name string) error {
 		return nil
 	case shoppingcart.FieldShippingAddress:
 		m.ResetShippingAddress()
+		return nil
+	case shoppingcart.FieldBillingAddress:
+		m.ResetBillingAddress()
 		return nil
 	case shoppingcart.FieldShippingMethodID:
 		m.ResetShippingMethodID()
@@ -49518,35 +50166,37 @@ func (m *ShoppingCartMutation) ResetEdge(name string) error {
 // StorefrontConfigMutation represents an operation that mutates the StorefrontConfig nodes in the graph.
 type StorefrontConfigMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *uuid.UUID
-	created_at          *time.Time
-	updated_at          *time.Time
-	store_name          *string
-	store_description   *string
-	support_email       *string
-	domain              *string
-	default_locale      *string
-	theme               *map[string]interface{}
-	branding            *map[string]interface{}
-	currency            *string
-	tax_rate_bps        *int
-	addtax_rate_bps     *int
-	prices_include_tax  *bool
-	guest_checkout      *bool
-	published           *bool
-	show_stock_quantity *bool
-	seo_title           *string
-	seo_description     *string
-	seo_image_url       *string
-	social_links        *map[string]interface{}
-	clearedFields       map[string]struct{}
-	merchant            *uuid.UUID
-	clearedmerchant     bool
-	done                bool
-	oldValue            func(context.Context) (*StorefrontConfig, error)
-	predicates          []predicate.StorefrontConfig
+	op                   Op
+	typ                  string
+	id                   *uuid.UUID
+	created_at           *time.Time
+	updated_at           *time.Time
+	store_name           *string
+	store_description    *string
+	support_email        *string
+	domain               *string
+	default_locale       *string
+	theme                *map[string]interface{}
+	branding             *map[string]interface{}
+	currency             *string
+	tax_rate_bps         *int
+	addtax_rate_bps      *int
+	prices_include_tax   *bool
+	next_order_number    *int
+	addnext_order_number *int
+	guest_checkout       *bool
+	published            *bool
+	show_stock_quantity  *bool
+	seo_title            *string
+	seo_description      *string
+	seo_image_url        *string
+	social_links         *map[string]interface{}
+	clearedFields        map[string]struct{}
+	merchant             *uuid.UUID
+	clearedmerchant      bool
+	done                 bool
+	oldValue             func(context.Context) (*StorefrontConfig, error)
+	predicates           []predicate.StorefrontConfig
 }
 
 var _ ent.Mutation = (*StorefrontConfigMutation)(nil)
@@ -50206,6 +50856,62 @@ func (m *StorefrontConfigMutation) ResetPricesIncludeTax() {
 	m.prices_include_tax = nil
 }
 
+// SetNextOrderNumber sets the "next_order_number" field.
+func (m *StorefrontConfigMutation) SetNextOrderNumber(i int) {
+	m.next_order_number = &i
+	m.addnext_order_number = nil
+}
+
+// NextOrderNumber returns the value of the "next_order_number" field in the mutation.
+func (m *StorefrontConfigMutation) NextOrderNumber() (r int, exists bool) {
+	v := m.next_order_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextOrderNumber returns the old "next_order_number" field's value of the StorefrontConfig entity.
+// If the StorefrontConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StorefrontConfigMutation) OldNextOrderNumber(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextOrderNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextOrderNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextOrderNumber: %w", err)
+	}
+	return oldValue.NextOrderNumber, nil
+}
+
+// AddNextOrderNumber adds i to the "next_order_number" field.
+func (m *StorefrontConfigMutation) AddNextOrderNumber(i int) {
+	if m.addnext_order_number != nil {
+		*m.addnext_order_number += i
+	} else {
+		m.addnext_order_number = &i
+	}
+}
+
+// AddedNextOrderNumber returns the value that was added to the "next_order_number" field in this mutation.
+func (m *StorefrontConfigMutation) AddedNextOrderNumber() (r int, exists bool) {
+	v := m.addnext_order_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNextOrderNumber resets all changes to the "next_order_number" field.
+func (m *StorefrontConfigMutation) ResetNextOrderNumber() {
+	m.next_order_number = nil
+	m.addnext_order_number = nil
+}
+
 // SetGuestCheckout sets the "guest_checkout" field.
 func (m *StorefrontConfigMutation) SetGuestCheckout(b bool) {
 	m.guest_checkout = &b
@@ -50571,7 +51277,7 @@ func (m *StorefrontConfigMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StorefrontConfigMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, storefrontconfig.FieldCreatedAt)
 	}
@@ -50610,6 +51316,9 @@ func (m *StorefrontConfigMutation) Fields() []string {
 	}
 	if m.prices_include_tax != nil {
 		fields = append(fields, storefrontconfig.FieldPricesIncludeTax)
+	}
+	if m.next_order_number != nil {
+		fields = append(fields, storefrontconfig.FieldNextOrderNumber)
 	}
 	if m.guest_checkout != nil {
 		fields = append(fields, storefrontconfig.FieldGuestCheckout)
@@ -50666,6 +51375,8 @@ func (m *StorefrontConfigMutation) Field(name string) (ent.Value, bool) {
 		return m.TaxRateBps()
 	case storefrontconfig.FieldPricesIncludeTax:
 		return m.PricesIncludeTax()
+	case storefrontconfig.FieldNextOrderNumber:
+		return m.NextOrderNumber()
 	case storefrontconfig.FieldGuestCheckout:
 		return m.GuestCheckout()
 	case storefrontconfig.FieldPublished:
@@ -50715,6 +51426,8 @@ func (m *StorefrontConfigMutation) OldField(ctx context.Context, name string) (e
 		return m.OldTaxRateBps(ctx)
 	case storefrontconfig.FieldPricesIncludeTax:
 		return m.OldPricesIncludeTax(ctx)
+	case storefrontconfig.FieldNextOrderNumber:
+		return m.OldNextOrderNumber(ctx)
 	case storefrontconfig.FieldGuestCheckout:
 		return m.OldGuestCheckout(ctx)
 	case storefrontconfig.FieldPublished:
@@ -50829,6 +51542,13 @@ func (m *StorefrontConfigMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetPricesIncludeTax(v)
 		return nil
+	case storefrontconfig.FieldNextOrderNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextOrderNumber(v)
+		return nil
 	case storefrontconfig.FieldGuestCheckout:
 		v, ok := value.(bool)
 		if !ok {
@@ -50889,6 +51609,9 @@ func (m *StorefrontConfigMutation) AddedFields() []string {
 	if m.addtax_rate_bps != nil {
 		fields = append(fields, storefrontconfig.FieldTaxRateBps)
 	}
+	if m.addnext_order_number != nil {
+		fields = append(fields, storefrontconfig.FieldNextOrderNumber)
+	}
 	return fields
 }
 
@@ -50899,6 +51622,8 @@ func (m *StorefrontConfigMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case storefrontconfig.FieldTaxRateBps:
 		return m.AddedTaxRateBps()
+	case storefrontconfig.FieldNextOrderNumber:
+		return m.AddedNextOrderNumber()
 	}
 	return nil, false
 }
@@ -50914,6 +51639,13 @@ func (m *StorefrontConfigMutation) AddField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddTaxRateBps(v)
+		return nil
+	case storefrontconfig.FieldNextOrderNumber:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNextOrderNumber(v)
 		return nil
 	}
 	return fmt.Errorf("unknown StorefrontConfig numeric field %s", name)
@@ -51037,6 +51769,9 @@ func (m *StorefrontConfigMutation) ResetField(name string) error {
 		return nil
 	case storefrontconfig.FieldPricesIncludeTax:
 		m.ResetPricesIncludeTax()
+		return nil
+	case storefrontconfig.FieldNextOrderNumber:
+		m.ResetNextOrderNumber()
 		return nil
 	case storefrontconfig.FieldGuestCheckout:
 		m.ResetGuestCheckout()

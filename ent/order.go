@@ -75,6 +75,8 @@ type Order struct {
 	PaidAt *time.Time `json:"paid_at,omitempty"`
 	// FulfilledAt holds the value of the "fulfilled_at" field.
 	FulfilledAt *time.Time `json:"fulfilled_at,omitempty"`
+	// When the carrier delivered the order (orderMarkDelivered).
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	// CancelledAt holds the value of the "cancelled_at" field.
 	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
 	// CancelReason holds the value of the "cancel_reason" field.
@@ -91,6 +93,12 @@ type Order struct {
 	IP string `json:"ip,omitempty"`
 	// Buyer's User-Agent at checkout, for fraud review.
 	UserAgent string `json:"user_agent,omitempty"`
+	// Hash of the checkoutComplete input the idempotency key was first used with: the same key with another input is refused.
+	IdempotencyFingerprint string `json:"idempotency_fingerprint,omitempty"`
+	// Until when the order's reserved stock is held while payment is pending; null once paid or released. An expired hold cancels the order and releases the stock.
+	StockHoldExpiresAt *time.Time `json:"stock_hold_expires_at,omitempty"`
+	// The order's reservations were given back (cancelled, expired or payment failed).
+	StockReleased bool `json:"stock_released,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderQuery when eager-loading is set.
 	Edges        OrderEdges `json:"edges"`
@@ -228,11 +236,13 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
 		case order.FieldDiscountCodes, order.FieldMetadata:
 			values[i] = new([]byte)
+		case order.FieldStockReleased:
+			values[i] = new(sql.NullBool)
 		case order.FieldOrderNumber, order.FieldSubtotalAmount, order.FieldDiscountAmount, order.FieldShippingAmount, order.FieldTaxAmount, order.FieldTotalAmount, order.FieldRefundedAmount:
 			values[i] = new(sql.NullInt64)
-		case order.FieldEmail, order.FieldPhone, order.FieldStatus, order.FieldFinancialStatus, order.FieldFulfillmentStatus, order.FieldCurrency, order.FieldPaymentProvider, order.FieldIdempotencyKey, order.FieldShippingMethodName, order.FieldCancelReason, order.FieldTrackingNumber, order.FieldTrackingURL, order.FieldNote, order.FieldIP, order.FieldUserAgent:
+		case order.FieldEmail, order.FieldPhone, order.FieldStatus, order.FieldFinancialStatus, order.FieldFulfillmentStatus, order.FieldCurrency, order.FieldPaymentProvider, order.FieldIdempotencyKey, order.FieldShippingMethodName, order.FieldCancelReason, order.FieldTrackingNumber, order.FieldTrackingURL, order.FieldNote, order.FieldIP, order.FieldUserAgent, order.FieldIdempotencyFingerprint:
 			values[i] = new(sql.NullString)
-		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldPlacedAt, order.FieldPaidAt, order.FieldFulfilledAt, order.FieldCancelledAt:
+		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldPlacedAt, order.FieldPaidAt, order.FieldFulfilledAt, order.FieldDeliveredAt, order.FieldCancelledAt, order.FieldStockHoldExpiresAt:
 			values[i] = new(sql.NullTime)
 		case order.FieldID, order.FieldMerchantID:
 			values[i] = new(uuid.UUID)
@@ -421,6 +431,13 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 				_m.FulfilledAt = new(time.Time)
 				*_m.FulfilledAt = value.Time
 			}
+		case order.FieldDeliveredAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field delivered_at", values[i])
+			} else if value.Valid {
+				_m.DeliveredAt = new(time.Time)
+				*_m.DeliveredAt = value.Time
+			}
 		case order.FieldCancelledAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field cancelled_at", values[i])
@@ -472,6 +489,25 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field user_agent", values[i])
 			} else if value.Valid {
 				_m.UserAgent = value.String
+			}
+		case order.FieldIdempotencyFingerprint:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_fingerprint", values[i])
+			} else if value.Valid {
+				_m.IdempotencyFingerprint = value.String
+			}
+		case order.FieldStockHoldExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field stock_hold_expires_at", values[i])
+			} else if value.Valid {
+				_m.StockHoldExpiresAt = new(time.Time)
+				*_m.StockHoldExpiresAt = value.Time
+			}
+		case order.FieldStockReleased:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field stock_released", values[i])
+			} else if value.Valid {
+				_m.StockReleased = value.Bool
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -644,6 +680,11 @@ func (_m *Order) String() string {
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
+	if v := _m.DeliveredAt; v != nil {
+		builder.WriteString("delivered_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	if v := _m.CancelledAt; v != nil {
 		builder.WriteString("cancelled_at=")
 		builder.WriteString(v.Format(time.ANSIC))
@@ -671,6 +712,17 @@ func (_m *Order) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_agent=")
 	builder.WriteString(_m.UserAgent)
+	builder.WriteString(", ")
+	builder.WriteString("idempotency_fingerprint=")
+	builder.WriteString(_m.IdempotencyFingerprint)
+	builder.WriteString(", ")
+	if v := _m.StockHoldExpiresAt; v != nil {
+		builder.WriteString("stock_hold_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("stock_released=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StockReleased))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -373,6 +373,20 @@ func (_c *OrderCreate) SetNillableFulfilledAt(v *time.Time) *OrderCreate {
 	return _c
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (_c *OrderCreate) SetDeliveredAt(v time.Time) *OrderCreate {
+	_c.mutation.SetDeliveredAt(v)
+	return _c
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableDeliveredAt(v *time.Time) *OrderCreate {
+	if v != nil {
+		_c.SetDeliveredAt(*v)
+	}
+	return _c
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (_c *OrderCreate) SetCancelledAt(v time.Time) *OrderCreate {
 	_c.mutation.SetCancelledAt(v)
@@ -473,6 +487,48 @@ func (_c *OrderCreate) SetUserAgent(v string) *OrderCreate {
 func (_c *OrderCreate) SetNillableUserAgent(v *string) *OrderCreate {
 	if v != nil {
 		_c.SetUserAgent(*v)
+	}
+	return _c
+}
+
+// SetIdempotencyFingerprint sets the "idempotency_fingerprint" field.
+func (_c *OrderCreate) SetIdempotencyFingerprint(v string) *OrderCreate {
+	_c.mutation.SetIdempotencyFingerprint(v)
+	return _c
+}
+
+// SetNillableIdempotencyFingerprint sets the "idempotency_fingerprint" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableIdempotencyFingerprint(v *string) *OrderCreate {
+	if v != nil {
+		_c.SetIdempotencyFingerprint(*v)
+	}
+	return _c
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (_c *OrderCreate) SetStockHoldExpiresAt(v time.Time) *OrderCreate {
+	_c.mutation.SetStockHoldExpiresAt(v)
+	return _c
+}
+
+// SetNillableStockHoldExpiresAt sets the "stock_hold_expires_at" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableStockHoldExpiresAt(v *time.Time) *OrderCreate {
+	if v != nil {
+		_c.SetStockHoldExpiresAt(*v)
+	}
+	return _c
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (_c *OrderCreate) SetStockReleased(v bool) *OrderCreate {
+	_c.mutation.SetStockReleased(v)
+	return _c
+}
+
+// SetNillableStockReleased sets the "stock_released" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableStockReleased(v *bool) *OrderCreate {
+	if v != nil {
+		_c.SetStockReleased(*v)
 	}
 	return _c
 }
@@ -692,6 +748,10 @@ func (_c *OrderCreate) defaults() error {
 		v := order.DefaultPlacedAt()
 		_c.mutation.SetPlacedAt(v)
 	}
+	if _, ok := _c.mutation.StockReleased(); !ok {
+		v := order.DefaultStockReleased
+		_c.mutation.SetStockReleased(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if order.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized order.DefaultID (forgotten import ent/runtime?)")
@@ -865,6 +925,14 @@ func (_c *OrderCreate) check() error {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "Order.user_agent": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.IdempotencyFingerprint(); ok {
+		if err := order.IdempotencyFingerprintValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_fingerprint", err: fmt.Errorf(`ent: validator failed for field "Order.idempotency_fingerprint": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.StockReleased(); !ok {
+		return &ValidationError{Name: "stock_released", err: errors.New(`ent: missing required field "Order.stock_released"`)}
+	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "Order.merchant"`)}
 	}
@@ -992,6 +1060,10 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 		_spec.SetField(order.FieldFulfilledAt, field.TypeTime, value)
 		_node.FulfilledAt = &value
 	}
+	if value, ok := _c.mutation.DeliveredAt(); ok {
+		_spec.SetField(order.FieldDeliveredAt, field.TypeTime, value)
+		_node.DeliveredAt = &value
+	}
 	if value, ok := _c.mutation.CancelledAt(); ok {
 		_spec.SetField(order.FieldCancelledAt, field.TypeTime, value)
 		_node.CancelledAt = &value
@@ -1023,6 +1095,18 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserAgent(); ok {
 		_spec.SetField(order.FieldUserAgent, field.TypeString, value)
 		_node.UserAgent = value
+	}
+	if value, ok := _c.mutation.IdempotencyFingerprint(); ok {
+		_spec.SetField(order.FieldIdempotencyFingerprint, field.TypeString, value)
+		_node.IdempotencyFingerprint = value
+	}
+	if value, ok := _c.mutation.StockHoldExpiresAt(); ok {
+		_spec.SetField(order.FieldStockHoldExpiresAt, field.TypeTime, value)
+		_node.StockHoldExpiresAt = &value
+	}
+	if value, ok := _c.mutation.StockReleased(); ok {
+		_spec.SetField(order.FieldStockReleased, field.TypeBool, value)
+		_node.StockReleased = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1542,6 +1626,24 @@ func (u *OrderUpsert) ClearFulfilledAt() *OrderUpsert {
 	return u
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OrderUpsert) SetDeliveredAt(v time.Time) *OrderUpsert {
+	u.Set(order.FieldDeliveredAt, v)
+	return u
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateDeliveredAt() *OrderUpsert {
+	u.SetExcluded(order.FieldDeliveredAt)
+	return u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OrderUpsert) ClearDeliveredAt() *OrderUpsert {
+	u.SetNull(order.FieldDeliveredAt)
+	return u
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (u *OrderUpsert) SetCancelledAt(v time.Time) *OrderUpsert {
 	u.Set(order.FieldCancelledAt, v)
@@ -1686,6 +1788,36 @@ func (u *OrderUpsert) ClearUserAgent() *OrderUpsert {
 	return u
 }
 
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (u *OrderUpsert) SetStockHoldExpiresAt(v time.Time) *OrderUpsert {
+	u.Set(order.FieldStockHoldExpiresAt, v)
+	return u
+}
+
+// UpdateStockHoldExpiresAt sets the "stock_hold_expires_at" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateStockHoldExpiresAt() *OrderUpsert {
+	u.SetExcluded(order.FieldStockHoldExpiresAt)
+	return u
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (u *OrderUpsert) ClearStockHoldExpiresAt() *OrderUpsert {
+	u.SetNull(order.FieldStockHoldExpiresAt)
+	return u
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (u *OrderUpsert) SetStockReleased(v bool) *OrderUpsert {
+	u.Set(order.FieldStockReleased, v)
+	return u
+}
+
+// UpdateStockReleased sets the "stock_released" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateStockReleased() *OrderUpsert {
+	u.SetExcluded(order.FieldStockReleased)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1720,6 +1852,9 @@ func (u *OrderUpsertOne) UpdateNewValues() *OrderUpsertOne {
 		}
 		if _, exists := u.create.mutation.PlacedAt(); exists {
 			s.SetIgnore(order.FieldPlacedAt)
+		}
+		if _, exists := u.create.mutation.IdempotencyFingerprint(); exists {
+			s.SetIgnore(order.FieldIdempotencyFingerprint)
 		}
 	}))
 	return u
@@ -2123,6 +2258,27 @@ func (u *OrderUpsertOne) ClearFulfilledAt() *OrderUpsertOne {
 	})
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OrderUpsertOne) SetDeliveredAt(v time.Time) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetDeliveredAt(v)
+	})
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateDeliveredAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateDeliveredAt()
+	})
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OrderUpsertOne) ClearDeliveredAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearDeliveredAt()
+	})
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (u *OrderUpsertOne) SetCancelledAt(v time.Time) *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
@@ -2288,6 +2444,41 @@ func (u *OrderUpsertOne) UpdateUserAgent() *OrderUpsertOne {
 func (u *OrderUpsertOne) ClearUserAgent() *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearUserAgent()
+	})
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (u *OrderUpsertOne) SetStockHoldExpiresAt(v time.Time) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetStockHoldExpiresAt(v)
+	})
+}
+
+// UpdateStockHoldExpiresAt sets the "stock_hold_expires_at" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateStockHoldExpiresAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateStockHoldExpiresAt()
+	})
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (u *OrderUpsertOne) ClearStockHoldExpiresAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearStockHoldExpiresAt()
+	})
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (u *OrderUpsertOne) SetStockReleased(v bool) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetStockReleased(v)
+	})
+}
+
+// UpdateStockReleased sets the "stock_released" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateStockReleased() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateStockReleased()
 	})
 }
 
@@ -2491,6 +2682,9 @@ func (u *OrderUpsertBulk) UpdateNewValues() *OrderUpsertBulk {
 			}
 			if _, exists := b.mutation.PlacedAt(); exists {
 				s.SetIgnore(order.FieldPlacedAt)
+			}
+			if _, exists := b.mutation.IdempotencyFingerprint(); exists {
+				s.SetIgnore(order.FieldIdempotencyFingerprint)
 			}
 		}
 	}))
@@ -2895,6 +3089,27 @@ func (u *OrderUpsertBulk) ClearFulfilledAt() *OrderUpsertBulk {
 	})
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OrderUpsertBulk) SetDeliveredAt(v time.Time) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetDeliveredAt(v)
+	})
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateDeliveredAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateDeliveredAt()
+	})
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OrderUpsertBulk) ClearDeliveredAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearDeliveredAt()
+	})
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (u *OrderUpsertBulk) SetCancelledAt(v time.Time) *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
@@ -3060,6 +3275,41 @@ func (u *OrderUpsertBulk) UpdateUserAgent() *OrderUpsertBulk {
 func (u *OrderUpsertBulk) ClearUserAgent() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearUserAgent()
+	})
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (u *OrderUpsertBulk) SetStockHoldExpiresAt(v time.Time) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetStockHoldExpiresAt(v)
+	})
+}
+
+// UpdateStockHoldExpiresAt sets the "stock_hold_expires_at" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateStockHoldExpiresAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateStockHoldExpiresAt()
+	})
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (u *OrderUpsertBulk) ClearStockHoldExpiresAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearStockHoldExpiresAt()
+	})
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (u *OrderUpsertBulk) SetStockReleased(v bool) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetStockReleased(v)
+	})
+}
+
+// UpdateStockReleased sets the "stock_released" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateStockReleased() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateStockReleased()
 	})
 }
 

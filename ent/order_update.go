@@ -392,6 +392,26 @@ func (_u *OrderUpdate) ClearFulfilledAt() *OrderUpdate {
 	return _u
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (_u *OrderUpdate) SetDeliveredAt(v time.Time) *OrderUpdate {
+	_u.mutation.SetDeliveredAt(v)
+	return _u
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableDeliveredAt(v *time.Time) *OrderUpdate {
+	if v != nil {
+		_u.SetDeliveredAt(*v)
+	}
+	return _u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (_u *OrderUpdate) ClearDeliveredAt() *OrderUpdate {
+	_u.mutation.ClearDeliveredAt()
+	return _u
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (_u *OrderUpdate) SetCancelledAt(v time.Time) *OrderUpdate {
 	_u.mutation.SetCancelledAt(v)
@@ -541,6 +561,40 @@ func (_u *OrderUpdate) SetNillableUserAgent(v *string) *OrderUpdate {
 // ClearUserAgent clears the value of the "user_agent" field.
 func (_u *OrderUpdate) ClearUserAgent() *OrderUpdate {
 	_u.mutation.ClearUserAgent()
+	return _u
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (_u *OrderUpdate) SetStockHoldExpiresAt(v time.Time) *OrderUpdate {
+	_u.mutation.SetStockHoldExpiresAt(v)
+	return _u
+}
+
+// SetNillableStockHoldExpiresAt sets the "stock_hold_expires_at" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableStockHoldExpiresAt(v *time.Time) *OrderUpdate {
+	if v != nil {
+		_u.SetStockHoldExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (_u *OrderUpdate) ClearStockHoldExpiresAt() *OrderUpdate {
+	_u.mutation.ClearStockHoldExpiresAt()
+	return _u
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (_u *OrderUpdate) SetStockReleased(v bool) *OrderUpdate {
+	_u.mutation.SetStockReleased(v)
+	return _u
+}
+
+// SetNillableStockReleased sets the "stock_released" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableStockReleased(v *bool) *OrderUpdate {
+	if v != nil {
+		_u.SetStockReleased(*v)
+	}
 	return _u
 }
 
@@ -1014,6 +1068,12 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.FulfilledAtCleared() {
 		_spec.ClearField(order.FieldFulfilledAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.DeliveredAt(); ok {
+		_spec.SetField(order.FieldDeliveredAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeliveredAtCleared() {
+		_spec.ClearField(order.FieldDeliveredAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.CancelledAt(); ok {
 		_spec.SetField(order.FieldCancelledAt, field.TypeTime, value)
 	}
@@ -1061,6 +1121,18 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.UserAgentCleared() {
 		_spec.ClearField(order.FieldUserAgent, field.TypeString)
+	}
+	if _u.mutation.IdempotencyFingerprintCleared() {
+		_spec.ClearField(order.FieldIdempotencyFingerprint, field.TypeString)
+	}
+	if value, ok := _u.mutation.StockHoldExpiresAt(); ok {
+		_spec.SetField(order.FieldStockHoldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.StockHoldExpiresAtCleared() {
+		_spec.ClearField(order.FieldStockHoldExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.StockReleased(); ok {
+		_spec.SetField(order.FieldStockReleased, field.TypeBool, value)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1721,6 +1793,26 @@ func (_u *OrderUpdateOne) ClearFulfilledAt() *OrderUpdateOne {
 	return _u
 }
 
+// SetDeliveredAt sets the "delivered_at" field.
+func (_u *OrderUpdateOne) SetDeliveredAt(v time.Time) *OrderUpdateOne {
+	_u.mutation.SetDeliveredAt(v)
+	return _u
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableDeliveredAt(v *time.Time) *OrderUpdateOne {
+	if v != nil {
+		_u.SetDeliveredAt(*v)
+	}
+	return _u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (_u *OrderUpdateOne) ClearDeliveredAt() *OrderUpdateOne {
+	_u.mutation.ClearDeliveredAt()
+	return _u
+}
+
 // SetCancelledAt sets the "cancelled_at" field.
 func (_u *OrderUpdateOne) SetCancelledAt(v time.Time) *OrderUpdateOne {
 	_u.mutation.SetCancelledAt(v)
@@ -1870,6 +1962,40 @@ func (_u *OrderUpdateOne) SetNillableUserAgent(v *string) *OrderUpdateOne {
 // ClearUserAgent clears the value of the "user_agent" field.
 func (_u *OrderUpdateOne) ClearUserAgent() *OrderUpdateOne {
 	_u.mutation.ClearUserAgent()
+	return _u
+}
+
+// SetStockHoldExpiresAt sets the "stock_hold_expires_at" field.
+func (_u *OrderUpdateOne) SetStockHoldExpiresAt(v time.Time) *OrderUpdateOne {
+	_u.mutation.SetStockHoldExpiresAt(v)
+	return _u
+}
+
+// SetNillableStockHoldExpiresAt sets the "stock_hold_expires_at" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableStockHoldExpiresAt(v *time.Time) *OrderUpdateOne {
+	if v != nil {
+		_u.SetStockHoldExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearStockHoldExpiresAt clears the value of the "stock_hold_expires_at" field.
+func (_u *OrderUpdateOne) ClearStockHoldExpiresAt() *OrderUpdateOne {
+	_u.mutation.ClearStockHoldExpiresAt()
+	return _u
+}
+
+// SetStockReleased sets the "stock_released" field.
+func (_u *OrderUpdateOne) SetStockReleased(v bool) *OrderUpdateOne {
+	_u.mutation.SetStockReleased(v)
+	return _u
+}
+
+// SetNillableStockReleased sets the "stock_released" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableStockReleased(v *bool) *OrderUpdateOne {
+	if v != nil {
+		_u.SetStockReleased(*v)
+	}
 	return _u
 }
 
@@ -2373,6 +2499,12 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	if _u.mutation.FulfilledAtCleared() {
 		_spec.ClearField(order.FieldFulfilledAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.DeliveredAt(); ok {
+		_spec.SetField(order.FieldDeliveredAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeliveredAtCleared() {
+		_spec.ClearField(order.FieldDeliveredAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.CancelledAt(); ok {
 		_spec.SetField(order.FieldCancelledAt, field.TypeTime, value)
 	}
@@ -2420,6 +2552,18 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	}
 	if _u.mutation.UserAgentCleared() {
 		_spec.ClearField(order.FieldUserAgent, field.TypeString)
+	}
+	if _u.mutation.IdempotencyFingerprintCleared() {
+		_spec.ClearField(order.FieldIdempotencyFingerprint, field.TypeString)
+	}
+	if value, ok := _u.mutation.StockHoldExpiresAt(); ok {
+		_spec.SetField(order.FieldStockHoldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.StockHoldExpiresAtCleared() {
+		_spec.ClearField(order.FieldStockHoldExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.StockReleased(); ok {
+		_spec.SetField(order.FieldStockReleased, field.TypeBool, value)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/orderitem"
 	"github.com/omnisphere/omnisphere/ent/product"
 	"github.com/omnisphere/omnisphere/ent/productvariant"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // OrderItem is the model entity for the OrderItem schema.
@@ -60,6 +62,8 @@ type OrderItem struct {
 	FulfilledQuantity int `json:"fulfilled_quantity,omitempty"`
 	// Units refunded (and possibly restocked) so far.
 	RefundedQuantity int `json:"refunded_quantity,omitempty"`
+	// Warehouses the line's units are reserved in and shipped from; empty for untracked variants.
+	Allocations []types.Allocation `json:"allocations,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderItemQuery when eager-loading is set.
 	Edges        OrderItemEdges `json:"edges"`
@@ -134,6 +138,8 @@ func (*OrderItem) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case orderitem.FieldVariantID, orderitem.FieldProductID:
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
+		case orderitem.FieldAllocations:
+			values[i] = new([]byte)
 		case orderitem.FieldRequiresShipping:
 			values[i] = new(sql.NullBool)
 		case orderitem.FieldQuantity, orderitem.FieldUnitPrice, orderitem.FieldDiscountAmount, orderitem.FieldTaxAmount, orderitem.FieldLineTotalAmount, orderitem.FieldFulfilledQuantity, orderitem.FieldRefundedQuantity:
@@ -281,6 +287,14 @@ func (_m *OrderItem) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RefundedQuantity = int(value.Int64)
 			}
+		case orderitem.FieldAllocations:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field allocations", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Allocations); err != nil {
+					return fmt.Errorf("unmarshal field allocations: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -397,6 +411,9 @@ func (_m *OrderItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("refunded_quantity=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RefundedQuantity))
+	builder.WriteString(", ")
+	builder.WriteString("allocations=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Allocations))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/orderitem"
 	"github.com/omnisphere/omnisphere/ent/product"
 	"github.com/omnisphere/omnisphere/ent/productvariant"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // OrderItemCreate is the builder for creating a OrderItem entity.
@@ -254,6 +255,12 @@ func (_c *OrderItemCreate) SetNillableRefundedQuantity(v *int) *OrderItemCreate 
 	return _c
 }
 
+// SetAllocations sets the "allocations" field.
+func (_c *OrderItemCreate) SetAllocations(v []types.Allocation) *OrderItemCreate {
+	_c.mutation.SetAllocations(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *OrderItemCreate) SetID(v uuid.UUID) *OrderItemCreate {
 	_c.mutation.SetID(v)
@@ -366,6 +373,10 @@ func (_c *OrderItemCreate) defaults() error {
 	if _, ok := _c.mutation.RefundedQuantity(); !ok {
 		v := orderitem.DefaultRefundedQuantity
 		_c.mutation.SetRefundedQuantity(v)
+	}
+	if _, ok := _c.mutation.Allocations(); !ok {
+		v := orderitem.DefaultAllocations
+		_c.mutation.SetAllocations(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if orderitem.DefaultID == nil {
@@ -481,6 +492,9 @@ func (_c *OrderItemCreate) check() error {
 			return &ValidationError{Name: "refunded_quantity", err: fmt.Errorf(`ent: validator failed for field "OrderItem.refunded_quantity": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Allocations(); !ok {
+		return &ValidationError{Name: "allocations", err: errors.New(`ent: missing required field "OrderItem.allocations"`)}
+	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "OrderItem.merchant"`)}
 	}
@@ -582,6 +596,10 @@ func (_c *OrderItemCreate) createSpec() (*OrderItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RefundedQuantity(); ok {
 		_spec.SetField(orderitem.FieldRefundedQuantity, field.TypeInt, value)
 		_node.RefundedQuantity = value
+	}
+	if value, ok := _c.mutation.Allocations(); ok {
+		_spec.SetField(orderitem.FieldAllocations, field.TypeJSON, value)
+		_node.Allocations = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -883,6 +901,18 @@ func (u *OrderItemUpsert) AddRefundedQuantity(v int) *OrderItemUpsert {
 	return u
 }
 
+// SetAllocations sets the "allocations" field.
+func (u *OrderItemUpsert) SetAllocations(v []types.Allocation) *OrderItemUpsert {
+	u.Set(orderitem.FieldAllocations, v)
+	return u
+}
+
+// UpdateAllocations sets the "allocations" field to the value that was provided on create.
+func (u *OrderItemUpsert) UpdateAllocations() *OrderItemUpsert {
+	u.SetExcluded(orderitem.FieldAllocations)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1162,6 +1192,20 @@ func (u *OrderItemUpsertOne) AddRefundedQuantity(v int) *OrderItemUpsertOne {
 func (u *OrderItemUpsertOne) UpdateRefundedQuantity() *OrderItemUpsertOne {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateRefundedQuantity()
+	})
+}
+
+// SetAllocations sets the "allocations" field.
+func (u *OrderItemUpsertOne) SetAllocations(v []types.Allocation) *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetAllocations(v)
+	})
+}
+
+// UpdateAllocations sets the "allocations" field to the value that was provided on create.
+func (u *OrderItemUpsertOne) UpdateAllocations() *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateAllocations()
 	})
 }
 
@@ -1611,6 +1655,20 @@ func (u *OrderItemUpsertBulk) AddRefundedQuantity(v int) *OrderItemUpsertBulk {
 func (u *OrderItemUpsertBulk) UpdateRefundedQuantity() *OrderItemUpsertBulk {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateRefundedQuantity()
+	})
+}
+
+// SetAllocations sets the "allocations" field.
+func (u *OrderItemUpsertBulk) SetAllocations(v []types.Allocation) *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetAllocations(v)
+	})
+}
+
+// UpdateAllocations sets the "allocations" field to the value that was provided on create.
+func (u *OrderItemUpsertBulk) UpdateAllocations() *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateAllocations()
 	})
 }
 

@@ -10,9 +10,11 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/omnisphere/omnisphere/ent/orderitem"
 	"github.com/omnisphere/omnisphere/ent/predicate"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // OrderItemUpdate is the builder for updating OrderItem entities.
@@ -230,6 +232,18 @@ func (_u *OrderItemUpdate) AddRefundedQuantity(v int) *OrderItemUpdate {
 	return _u
 }
 
+// SetAllocations sets the "allocations" field.
+func (_u *OrderItemUpdate) SetAllocations(v []types.Allocation) *OrderItemUpdate {
+	_u.mutation.SetAllocations(v)
+	return _u
+}
+
+// AppendAllocations appends value to the "allocations" field.
+func (_u *OrderItemUpdate) AppendAllocations(v []types.Allocation) *OrderItemUpdate {
+	_u.mutation.AppendAllocations(v)
+	return _u
+}
+
 // Mutation returns the OrderItemMutation object of the builder.
 func (_u *OrderItemUpdate) Mutation() *OrderItemMutation {
 	return _u.mutation
@@ -413,6 +427,14 @@ func (_u *OrderItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedRefundedQuantity(); ok {
 		_spec.AddField(orderitem.FieldRefundedQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Allocations(); ok {
+		_spec.SetField(orderitem.FieldAllocations, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAllocations(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, orderitem.FieldAllocations, value)
+		})
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -637,6 +659,18 @@ func (_u *OrderItemUpdateOne) AddRefundedQuantity(v int) *OrderItemUpdateOne {
 	return _u
 }
 
+// SetAllocations sets the "allocations" field.
+func (_u *OrderItemUpdateOne) SetAllocations(v []types.Allocation) *OrderItemUpdateOne {
+	_u.mutation.SetAllocations(v)
+	return _u
+}
+
+// AppendAllocations appends value to the "allocations" field.
+func (_u *OrderItemUpdateOne) AppendAllocations(v []types.Allocation) *OrderItemUpdateOne {
+	_u.mutation.AppendAllocations(v)
+	return _u
+}
+
 // Mutation returns the OrderItemMutation object of the builder.
 func (_u *OrderItemUpdateOne) Mutation() *OrderItemMutation {
 	return _u.mutation
@@ -850,6 +884,14 @@ func (_u *OrderItemUpdateOne) sqlSave(ctx context.Context) (_node *OrderItem, er
 	}
 	if value, ok := _u.mutation.AddedRefundedQuantity(); ok {
 		_spec.AddField(orderitem.FieldRefundedQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Allocations(); ok {
+		_spec.SetField(orderitem.FieldAllocations, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAllocations(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, orderitem.FieldAllocations, value)
+		})
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &OrderItem{config: _u.config}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/shippingmethod"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // ShippingMethod is the model entity for the ShippingMethod schema.
@@ -40,6 +41,10 @@ type ShippingMethod struct {
 	MinSubtotalAmount *int64 `json:"min_subtotal_amount,omitempty"`
 	// Offered only when the cart subtotal is at most this; null for no maximum.
 	MaxSubtotalAmount *int64 `json:"max_subtotal_amount,omitempty"`
+	// Shipping costs nothing when the merchandise subtotal after discounts is at least this; null for never.
+	FreeOverAmount *int64 `json:"free_over_amount,omitempty"`
+	// Weight-based prices: the first band whose maxGrams covers the cart's shipped weight; empty for the flat price. Heavier than the last band: not offered.
+	WeightBands []types.WeightBand `json:"weight_bands,omitempty"`
 	// ISO 3166-1 alpha-2 destination countries; empty for everywhere.
 	Countries []string `json:"countries,omitempty"`
 	// EstimatedDaysMin holds the value of the "estimated_days_min" field.
@@ -106,11 +111,11 @@ func (*ShippingMethod) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case shippingmethod.FieldCountries:
+		case shippingmethod.FieldWeightBands, shippingmethod.FieldCountries:
 			values[i] = new([]byte)
 		case shippingmethod.FieldActive:
 			values[i] = new(sql.NullBool)
-		case shippingmethod.FieldPrice, shippingmethod.FieldMinSubtotalAmount, shippingmethod.FieldMaxSubtotalAmount, shippingmethod.FieldEstimatedDaysMin, shippingmethod.FieldEstimatedDaysMax, shippingmethod.FieldPosition:
+		case shippingmethod.FieldPrice, shippingmethod.FieldMinSubtotalAmount, shippingmethod.FieldMaxSubtotalAmount, shippingmethod.FieldFreeOverAmount, shippingmethod.FieldEstimatedDaysMin, shippingmethod.FieldEstimatedDaysMax, shippingmethod.FieldPosition:
 			values[i] = new(sql.NullInt64)
 		case shippingmethod.FieldName, shippingmethod.FieldCode, shippingmethod.FieldDescription, shippingmethod.FieldCurrency:
 			values[i] = new(sql.NullString)
@@ -200,6 +205,21 @@ func (_m *ShippingMethod) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.MaxSubtotalAmount = new(int64)
 				*_m.MaxSubtotalAmount = value.Int64
+			}
+		case shippingmethod.FieldFreeOverAmount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field free_over_amount", values[i])
+			} else if value.Valid {
+				_m.FreeOverAmount = new(int64)
+				*_m.FreeOverAmount = value.Int64
+			}
+		case shippingmethod.FieldWeightBands:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field weight_bands", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.WeightBands); err != nil {
+					return fmt.Errorf("unmarshal field weight_bands: %w", err)
+				}
 			}
 		case shippingmethod.FieldCountries:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -319,6 +339,14 @@ func (_m *ShippingMethod) String() string {
 		builder.WriteString("max_subtotal_amount=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.FreeOverAmount; v != nil {
+		builder.WriteString("free_over_amount=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("weight_bands=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WeightBands))
 	builder.WriteString(", ")
 	builder.WriteString("countries=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Countries))

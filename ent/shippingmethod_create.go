@@ -17,6 +17,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/order"
 	"github.com/omnisphere/omnisphere/ent/shippingmethod"
 	"github.com/omnisphere/omnisphere/ent/shoppingcart"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // ShippingMethodCreate is the builder for creating a ShippingMethod entity.
@@ -140,6 +141,26 @@ func (_c *ShippingMethodCreate) SetNillableMaxSubtotalAmount(v *int64) *Shipping
 	if v != nil {
 		_c.SetMaxSubtotalAmount(*v)
 	}
+	return _c
+}
+
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (_c *ShippingMethodCreate) SetFreeOverAmount(v int64) *ShippingMethodCreate {
+	_c.mutation.SetFreeOverAmount(v)
+	return _c
+}
+
+// SetNillableFreeOverAmount sets the "free_over_amount" field if the given value is not nil.
+func (_c *ShippingMethodCreate) SetNillableFreeOverAmount(v *int64) *ShippingMethodCreate {
+	if v != nil {
+		_c.SetFreeOverAmount(*v)
+	}
+	return _c
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (_c *ShippingMethodCreate) SetWeightBands(v []types.WeightBand) *ShippingMethodCreate {
+	_c.mutation.SetWeightBands(v)
 	return _c
 }
 
@@ -313,6 +334,10 @@ func (_c *ShippingMethodCreate) defaults() error {
 		v := shippingmethod.DefaultCurrency
 		_c.mutation.SetCurrency(v)
 	}
+	if _, ok := _c.mutation.WeightBands(); !ok {
+		v := shippingmethod.DefaultWeightBands
+		_c.mutation.SetWeightBands(v)
+	}
 	if _, ok := _c.mutation.Countries(); !ok {
 		v := shippingmethod.DefaultCountries
 		_c.mutation.SetCountries(v)
@@ -392,6 +417,14 @@ func (_c *ShippingMethodCreate) check() error {
 		if err := shippingmethod.MaxSubtotalAmountValidator(v); err != nil {
 			return &ValidationError{Name: "max_subtotal_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.max_subtotal_amount": %w`, err)}
 		}
+	}
+	if v, ok := _c.mutation.FreeOverAmount(); ok {
+		if err := shippingmethod.FreeOverAmountValidator(v); err != nil {
+			return &ValidationError{Name: "free_over_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.free_over_amount": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.WeightBands(); !ok {
+		return &ValidationError{Name: "weight_bands", err: errors.New(`ent: missing required field "ShippingMethod.weight_bands"`)}
 	}
 	if _, ok := _c.mutation.Countries(); !ok {
 		return &ValidationError{Name: "countries", err: errors.New(`ent: missing required field "ShippingMethod.countries"`)}
@@ -486,6 +519,14 @@ func (_c *ShippingMethodCreate) createSpec() (*ShippingMethod, *sqlgraph.CreateS
 	if value, ok := _c.mutation.MaxSubtotalAmount(); ok {
 		_spec.SetField(shippingmethod.FieldMaxSubtotalAmount, field.TypeInt64, value)
 		_node.MaxSubtotalAmount = &value
+	}
+	if value, ok := _c.mutation.FreeOverAmount(); ok {
+		_spec.SetField(shippingmethod.FieldFreeOverAmount, field.TypeInt64, value)
+		_node.FreeOverAmount = &value
+	}
+	if value, ok := _c.mutation.WeightBands(); ok {
+		_spec.SetField(shippingmethod.FieldWeightBands, field.TypeJSON, value)
+		_node.WeightBands = value
 	}
 	if value, ok := _c.mutation.Countries(); ok {
 		_spec.SetField(shippingmethod.FieldCountries, field.TypeJSON, value)
@@ -737,6 +778,42 @@ func (u *ShippingMethodUpsert) AddMaxSubtotalAmount(v int64) *ShippingMethodUpse
 // ClearMaxSubtotalAmount clears the value of the "max_subtotal_amount" field.
 func (u *ShippingMethodUpsert) ClearMaxSubtotalAmount() *ShippingMethodUpsert {
 	u.SetNull(shippingmethod.FieldMaxSubtotalAmount)
+	return u
+}
+
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (u *ShippingMethodUpsert) SetFreeOverAmount(v int64) *ShippingMethodUpsert {
+	u.Set(shippingmethod.FieldFreeOverAmount, v)
+	return u
+}
+
+// UpdateFreeOverAmount sets the "free_over_amount" field to the value that was provided on create.
+func (u *ShippingMethodUpsert) UpdateFreeOverAmount() *ShippingMethodUpsert {
+	u.SetExcluded(shippingmethod.FieldFreeOverAmount)
+	return u
+}
+
+// AddFreeOverAmount adds v to the "free_over_amount" field.
+func (u *ShippingMethodUpsert) AddFreeOverAmount(v int64) *ShippingMethodUpsert {
+	u.Add(shippingmethod.FieldFreeOverAmount, v)
+	return u
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (u *ShippingMethodUpsert) ClearFreeOverAmount() *ShippingMethodUpsert {
+	u.SetNull(shippingmethod.FieldFreeOverAmount)
+	return u
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (u *ShippingMethodUpsert) SetWeightBands(v []types.WeightBand) *ShippingMethodUpsert {
+	u.Set(shippingmethod.FieldWeightBands, v)
+	return u
+}
+
+// UpdateWeightBands sets the "weight_bands" field to the value that was provided on create.
+func (u *ShippingMethodUpsert) UpdateWeightBands() *ShippingMethodUpsert {
+	u.SetExcluded(shippingmethod.FieldWeightBands)
 	return u
 }
 
@@ -1035,6 +1112,48 @@ func (u *ShippingMethodUpsertOne) UpdateMaxSubtotalAmount() *ShippingMethodUpser
 func (u *ShippingMethodUpsertOne) ClearMaxSubtotalAmount() *ShippingMethodUpsertOne {
 	return u.Update(func(s *ShippingMethodUpsert) {
 		s.ClearMaxSubtotalAmount()
+	})
+}
+
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (u *ShippingMethodUpsertOne) SetFreeOverAmount(v int64) *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.SetFreeOverAmount(v)
+	})
+}
+
+// AddFreeOverAmount adds v to the "free_over_amount" field.
+func (u *ShippingMethodUpsertOne) AddFreeOverAmount(v int64) *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.AddFreeOverAmount(v)
+	})
+}
+
+// UpdateFreeOverAmount sets the "free_over_amount" field to the value that was provided on create.
+func (u *ShippingMethodUpsertOne) UpdateFreeOverAmount() *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.UpdateFreeOverAmount()
+	})
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (u *ShippingMethodUpsertOne) ClearFreeOverAmount() *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.ClearFreeOverAmount()
+	})
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (u *ShippingMethodUpsertOne) SetWeightBands(v []types.WeightBand) *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.SetWeightBands(v)
+	})
+}
+
+// UpdateWeightBands sets the "weight_bands" field to the value that was provided on create.
+func (u *ShippingMethodUpsertOne) UpdateWeightBands() *ShippingMethodUpsertOne {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.UpdateWeightBands()
 	})
 }
 
@@ -1515,6 +1634,48 @@ func (u *ShippingMethodUpsertBulk) UpdateMaxSubtotalAmount() *ShippingMethodUpse
 func (u *ShippingMethodUpsertBulk) ClearMaxSubtotalAmount() *ShippingMethodUpsertBulk {
 	return u.Update(func(s *ShippingMethodUpsert) {
 		s.ClearMaxSubtotalAmount()
+	})
+}
+
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (u *ShippingMethodUpsertBulk) SetFreeOverAmount(v int64) *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.SetFreeOverAmount(v)
+	})
+}
+
+// AddFreeOverAmount adds v to the "free_over_amount" field.
+func (u *ShippingMethodUpsertBulk) AddFreeOverAmount(v int64) *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.AddFreeOverAmount(v)
+	})
+}
+
+// UpdateFreeOverAmount sets the "free_over_amount" field to the value that was provided on create.
+func (u *ShippingMethodUpsertBulk) UpdateFreeOverAmount() *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.UpdateFreeOverAmount()
+	})
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (u *ShippingMethodUpsertBulk) ClearFreeOverAmount() *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.ClearFreeOverAmount()
+	})
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (u *ShippingMethodUpsertBulk) SetWeightBands(v []types.WeightBand) *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.SetWeightBands(v)
+	})
+}
+
+// UpdateWeightBands sets the "weight_bands" field to the value that was provided on create.
+func (u *ShippingMethodUpsertBulk) UpdateWeightBands() *ShippingMethodUpsertBulk {
+	return u.Update(func(s *ShippingMethodUpsert) {
+		s.UpdateWeightBands()
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/predicate"
 	"github.com/omnisphere/omnisphere/ent/shippingmethod"
 	"github.com/omnisphere/omnisphere/ent/shoppingcart"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // ShippingMethodUpdate is the builder for updating ShippingMethod entities.
@@ -173,6 +174,45 @@ func (_u *ShippingMethodUpdate) AddMaxSubtotalAmount(v int64) *ShippingMethodUpd
 // ClearMaxSubtotalAmount clears the value of the "max_subtotal_amount" field.
 func (_u *ShippingMethodUpdate) ClearMaxSubtotalAmount() *ShippingMethodUpdate {
 	_u.mutation.ClearMaxSubtotalAmount()
+	return _u
+}
+
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (_u *ShippingMethodUpdate) SetFreeOverAmount(v int64) *ShippingMethodUpdate {
+	_u.mutation.ResetFreeOverAmount()
+	_u.mutation.SetFreeOverAmount(v)
+	return _u
+}
+
+// SetNillableFreeOverAmount sets the "free_over_amount" field if the given value is not nil.
+func (_u *ShippingMethodUpdate) SetNillableFreeOverAmount(v *int64) *ShippingMethodUpdate {
+	if v != nil {
+		_u.SetFreeOverAmount(*v)
+	}
+	return _u
+}
+
+// AddFreeOverAmount adds value to the "free_over_amount" field.
+func (_u *ShippingMethodUpdate) AddFreeOverAmount(v int64) *ShippingMethodUpdate {
+	_u.mutation.AddFreeOverAmount(v)
+	return _u
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (_u *ShippingMethodUpdate) ClearFreeOverAmount() *ShippingMethodUpdate {
+	_u.mutation.ClearFreeOverAmount()
+	return _u
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (_u *ShippingMethodUpdate) SetWeightBands(v []types.WeightBand) *ShippingMethodUpdate {
+	_u.mutation.SetWeightBands(v)
+	return _u
+}
+
+// AppendWeightBands appends value to the "weight_bands" field.
+func (_u *ShippingMethodUpdate) AppendWeightBands(v []types.WeightBand) *ShippingMethodUpdate {
+	_u.mutation.AppendWeightBands(v)
 	return _u
 }
 
@@ -433,6 +473,11 @@ func (_u *ShippingMethodUpdate) check() error {
 			return &ValidationError{Name: "max_subtotal_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.max_subtotal_amount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.FreeOverAmount(); ok {
+		if err := shippingmethod.FreeOverAmountValidator(v); err != nil {
+			return &ValidationError{Name: "free_over_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.free_over_amount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.EstimatedDaysMin(); ok {
 		if err := shippingmethod.EstimatedDaysMinValidator(v); err != nil {
 			return &ValidationError{Name: "estimated_days_min", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.estimated_days_min": %w`, err)}
@@ -508,6 +553,23 @@ func (_u *ShippingMethodUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.MaxSubtotalAmountCleared() {
 		_spec.ClearField(shippingmethod.FieldMaxSubtotalAmount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.FreeOverAmount(); ok {
+		_spec.SetField(shippingmethod.FieldFreeOverAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFreeOverAmount(); ok {
+		_spec.AddField(shippingmethod.FieldFreeOverAmount, field.TypeInt64, value)
+	}
+	if _u.mutation.FreeOverAmountCleared() {
+		_spec.ClearField(shippingmethod.FieldFreeOverAmount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.WeightBands(); ok {
+		_spec.SetField(shippingmethod.FieldWeightBands, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedWeightBands(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, shippingmethod.FieldWeightBands, value)
+		})
 	}
 	if value, ok := _u.mutation.Countries(); ok {
 		_spec.SetField(shippingmethod.FieldCountries, field.TypeJSON, value)
@@ -799,6 +861,45 @@ func (_u *ShippingMethodUpdateOne) ClearMaxSubtotalAmount() *ShippingMethodUpdat
 	return _u
 }
 
+// SetFreeOverAmount sets the "free_over_amount" field.
+func (_u *ShippingMethodUpdateOne) SetFreeOverAmount(v int64) *ShippingMethodUpdateOne {
+	_u.mutation.ResetFreeOverAmount()
+	_u.mutation.SetFreeOverAmount(v)
+	return _u
+}
+
+// SetNillableFreeOverAmount sets the "free_over_amount" field if the given value is not nil.
+func (_u *ShippingMethodUpdateOne) SetNillableFreeOverAmount(v *int64) *ShippingMethodUpdateOne {
+	if v != nil {
+		_u.SetFreeOverAmount(*v)
+	}
+	return _u
+}
+
+// AddFreeOverAmount adds value to the "free_over_amount" field.
+func (_u *ShippingMethodUpdateOne) AddFreeOverAmount(v int64) *ShippingMethodUpdateOne {
+	_u.mutation.AddFreeOverAmount(v)
+	return _u
+}
+
+// ClearFreeOverAmount clears the value of the "free_over_amount" field.
+func (_u *ShippingMethodUpdateOne) ClearFreeOverAmount() *ShippingMethodUpdateOne {
+	_u.mutation.ClearFreeOverAmount()
+	return _u
+}
+
+// SetWeightBands sets the "weight_bands" field.
+func (_u *ShippingMethodUpdateOne) SetWeightBands(v []types.WeightBand) *ShippingMethodUpdateOne {
+	_u.mutation.SetWeightBands(v)
+	return _u
+}
+
+// AppendWeightBands appends value to the "weight_bands" field.
+func (_u *ShippingMethodUpdateOne) AppendWeightBands(v []types.WeightBand) *ShippingMethodUpdateOne {
+	_u.mutation.AppendWeightBands(v)
+	return _u
+}
+
 // SetCountries sets the "countries" field.
 func (_u *ShippingMethodUpdateOne) SetCountries(v []string) *ShippingMethodUpdateOne {
 	_u.mutation.SetCountries(v)
@@ -1069,6 +1170,11 @@ func (_u *ShippingMethodUpdateOne) check() error {
 			return &ValidationError{Name: "max_subtotal_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.max_subtotal_amount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.FreeOverAmount(); ok {
+		if err := shippingmethod.FreeOverAmountValidator(v); err != nil {
+			return &ValidationError{Name: "free_over_amount", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.free_over_amount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.EstimatedDaysMin(); ok {
 		if err := shippingmethod.EstimatedDaysMinValidator(v); err != nil {
 			return &ValidationError{Name: "estimated_days_min", err: fmt.Errorf(`ent: validator failed for field "ShippingMethod.estimated_days_min": %w`, err)}
@@ -1161,6 +1267,23 @@ func (_u *ShippingMethodUpdateOne) sqlSave(ctx context.Context) (_node *Shipping
 	}
 	if _u.mutation.MaxSubtotalAmountCleared() {
 		_spec.ClearField(shippingmethod.FieldMaxSubtotalAmount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.FreeOverAmount(); ok {
+		_spec.SetField(shippingmethod.FieldFreeOverAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFreeOverAmount(); ok {
+		_spec.AddField(shippingmethod.FieldFreeOverAmount, field.TypeInt64, value)
+	}
+	if _u.mutation.FreeOverAmountCleared() {
+		_spec.ClearField(shippingmethod.FieldFreeOverAmount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.WeightBands(); ok {
+		_spec.SetField(shippingmethod.FieldWeightBands, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedWeightBands(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, shippingmethod.FieldWeightBands, value)
+		})
 	}
 	if value, ok := _u.mutation.Countries(); ok {
 		_spec.SetField(shippingmethod.FieldCountries, field.TypeJSON, value)

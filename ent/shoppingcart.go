@@ -53,6 +53,8 @@ type ShoppingCart struct {
 	DiscountCodes []string `json:"discount_codes,omitempty"`
 	// Shipping address given at checkout; copied to order_addresses when the order is placed.
 	ShippingAddress map[string]interface{} `json:"shipping_address,omitempty"`
+	// Billing address given at checkout; the shipping address when none is given.
+	BillingAddress map[string]interface{} `json:"billing_address,omitempty"`
 	// Shipping method the buyer selected (cartShippingMethodUpdate).
 	ShippingMethodID *uuid.UUID `json:"shipping_method_id,omitempty"`
 	// Storefront visitor id, the same as customer_events.anonymous_id, to stitch the cart to a profile.
@@ -152,7 +154,7 @@ func (*ShoppingCart) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case shoppingcart.FieldCustomerID, shoppingcart.FieldShippingMethodID:
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
-		case shoppingcart.FieldDiscountCodes, shoppingcart.FieldShippingAddress:
+		case shoppingcart.FieldDiscountCodes, shoppingcart.FieldShippingAddress, shoppingcart.FieldBillingAddress:
 			values[i] = new([]byte)
 		case shoppingcart.FieldSubtotalAmount, shoppingcart.FieldDiscountAmount, shoppingcart.FieldShippingAmount, shoppingcart.FieldTaxAmount, shoppingcart.FieldTotalAmount:
 			values[i] = new(sql.NullInt64)
@@ -276,6 +278,14 @@ func (_m *ShoppingCart) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.ShippingAddress); err != nil {
 					return fmt.Errorf("unmarshal field shipping_address: %w", err)
+				}
+			}
+		case shoppingcart.FieldBillingAddress:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field billing_address", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.BillingAddress); err != nil {
+					return fmt.Errorf("unmarshal field billing_address: %w", err)
 				}
 			}
 		case shoppingcart.FieldShippingMethodID:
@@ -425,6 +435,9 @@ func (_m *ShoppingCart) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("shipping_address=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ShippingAddress))
+	builder.WriteString(", ")
+	builder.WriteString("billing_address=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BillingAddress))
 	builder.WriteString(", ")
 	if v := _m.ShippingMethodID; v != nil {
 		builder.WriteString("shipping_method_id=")

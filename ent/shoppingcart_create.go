@@ -207,6 +207,12 @@ func (_c *ShoppingCartCreate) SetShippingAddress(v map[string]interface{}) *Shop
 	return _c
 }
 
+// SetBillingAddress sets the "billing_address" field.
+func (_c *ShoppingCartCreate) SetBillingAddress(v map[string]interface{}) *ShoppingCartCreate {
+	_c.mutation.SetBillingAddress(v)
+	return _c
+}
+
 // SetShippingMethodID sets the "shipping_method_id" field.
 func (_c *ShoppingCartCreate) SetShippingMethodID(v uuid.UUID) *ShoppingCartCreate {
 	_c.mutation.SetShippingMethodID(v)
@@ -631,6 +637,10 @@ func (_c *ShoppingCartCreate) createSpec() (*ShoppingCart, *sqlgraph.CreateSpec)
 		_spec.SetField(shoppingcart.FieldShippingAddress, field.TypeJSON, value)
 		_node.ShippingAddress = value
 	}
+	if value, ok := _c.mutation.BillingAddress(); ok {
+		_spec.SetField(shoppingcart.FieldBillingAddress, field.TypeJSON, value)
+		_node.BillingAddress = value
+	}
 	if value, ok := _c.mutation.AnonymousID(); ok {
 		_spec.SetField(shoppingcart.FieldAnonymousID, field.TypeString, value)
 		_node.AnonymousID = value
@@ -975,6 +985,24 @@ func (u *ShoppingCartUpsert) UpdateShippingAddress() *ShoppingCartUpsert {
 // ClearShippingAddress clears the value of the "shipping_address" field.
 func (u *ShoppingCartUpsert) ClearShippingAddress() *ShoppingCartUpsert {
 	u.SetNull(shoppingcart.FieldShippingAddress)
+	return u
+}
+
+// SetBillingAddress sets the "billing_address" field.
+func (u *ShoppingCartUpsert) SetBillingAddress(v map[string]interface{}) *ShoppingCartUpsert {
+	u.Set(shoppingcart.FieldBillingAddress, v)
+	return u
+}
+
+// UpdateBillingAddress sets the "billing_address" field to the value that was provided on create.
+func (u *ShoppingCartUpsert) UpdateBillingAddress() *ShoppingCartUpsert {
+	u.SetExcluded(shoppingcart.FieldBillingAddress)
+	return u
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (u *ShoppingCartUpsert) ClearBillingAddress() *ShoppingCartUpsert {
+	u.SetNull(shoppingcart.FieldBillingAddress)
 	return u
 }
 
@@ -1364,6 +1392,27 @@ func (u *ShoppingCartUpsertOne) UpdateShippingAddress() *ShoppingCartUpsertOne {
 func (u *ShoppingCartUpsertOne) ClearShippingAddress() *ShoppingCartUpsertOne {
 	return u.Update(func(s *ShoppingCartUpsert) {
 		s.ClearShippingAddress()
+	})
+}
+
+// SetBillingAddress sets the "billing_address" field.
+func (u *ShoppingCartUpsertOne) SetBillingAddress(v map[string]interface{}) *ShoppingCartUpsertOne {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.SetBillingAddress(v)
+	})
+}
+
+// UpdateBillingAddress sets the "billing_address" field to the value that was provided on create.
+func (u *ShoppingCartUpsertOne) UpdateBillingAddress() *ShoppingCartUpsertOne {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.UpdateBillingAddress()
+	})
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (u *ShoppingCartUpsertOne) ClearBillingAddress() *ShoppingCartUpsertOne {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.ClearBillingAddress()
 	})
 }
 
@@ -1938,6 +1987,27 @@ func (u *ShoppingCartUpsertBulk) UpdateShippingAddress() *ShoppingCartUpsertBulk
 func (u *ShoppingCartUpsertBulk) ClearShippingAddress() *ShoppingCartUpsertBulk {
 	return u.Update(func(s *ShoppingCartUpsert) {
 		s.ClearShippingAddress()
+	})
+}
+
+// SetBillingAddress sets the "billing_address" field.
+func (u *ShoppingCartUpsertBulk) SetBillingAddress(v map[string]interface{}) *ShoppingCartUpsertBulk {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.SetBillingAddress(v)
+	})
+}
+
+// UpdateBillingAddress sets the "billing_address" field to the value that was provided on create.
+func (u *ShoppingCartUpsertBulk) UpdateBillingAddress() *ShoppingCartUpsertBulk {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.UpdateBillingAddress()
+	})
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (u *ShoppingCartUpsertBulk) ClearBillingAddress() *ShoppingCartUpsertBulk {
+	return u.Update(func(s *ShoppingCartUpsert) {
+		s.ClearBillingAddress()
 	})
 }
 

@@ -238,6 +238,18 @@ func (_u *ShoppingCartUpdate) ClearShippingAddress() *ShoppingCartUpdate {
 	return _u
 }
 
+// SetBillingAddress sets the "billing_address" field.
+func (_u *ShoppingCartUpdate) SetBillingAddress(v map[string]interface{}) *ShoppingCartUpdate {
+	_u.mutation.SetBillingAddress(v)
+	return _u
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (_u *ShoppingCartUpdate) ClearBillingAddress() *ShoppingCartUpdate {
+	_u.mutation.ClearBillingAddress()
+	return _u
+}
+
 // SetShippingMethodID sets the "shipping_method_id" field.
 func (_u *ShoppingCartUpdate) SetShippingMethodID(v uuid.UUID) *ShoppingCartUpdate {
 	_u.mutation.SetShippingMethodID(v)
@@ -623,6 +635,12 @@ func (_u *ShoppingCartUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.ShippingAddressCleared() {
 		_spec.ClearField(shoppingcart.FieldShippingAddress, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.BillingAddress(); ok {
+		_spec.SetField(shoppingcart.FieldBillingAddress, field.TypeJSON, value)
+	}
+	if _u.mutation.BillingAddressCleared() {
+		_spec.ClearField(shoppingcart.FieldBillingAddress, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.AnonymousID(); ok {
 		_spec.SetField(shoppingcart.FieldAnonymousID, field.TypeString, value)
 	}
@@ -1007,6 +1025,18 @@ func (_u *ShoppingCartUpdateOne) SetShippingAddress(v map[string]interface{}) *S
 // ClearShippingAddress clears the value of the "shipping_address" field.
 func (_u *ShoppingCartUpdateOne) ClearShippingAddress() *ShoppingCartUpdateOne {
 	_u.mutation.ClearShippingAddress()
+	return _u
+}
+
+// SetBillingAddress sets the "billing_address" field.
+func (_u *ShoppingCartUpdateOne) SetBillingAddress(v map[string]interface{}) *ShoppingCartUpdateOne {
+	_u.mutation.SetBillingAddress(v)
+	return _u
+}
+
+// ClearBillingAddress clears the value of the "billing_address" field.
+func (_u *ShoppingCartUpdateOne) ClearBillingAddress() *ShoppingCartUpdateOne {
+	_u.mutation.ClearBillingAddress()
 	return _u
 }
 
@@ -1424,6 +1454,12 @@ func (_u *ShoppingCartUpdateOne) sqlSave(ctx context.Context) (_node *ShoppingCa
 	}
 	if _u.mutation.ShippingAddressCleared() {
 		_spec.ClearField(shoppingcart.FieldShippingAddress, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BillingAddress(); ok {
+		_spec.SetField(shoppingcart.FieldBillingAddress, field.TypeJSON, value)
+	}
+	if _u.mutation.BillingAddressCleared() {
+		_spec.ClearField(shoppingcart.FieldBillingAddress, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.AnonymousID(); ok {
 		_spec.SetField(shoppingcart.FieldAnonymousID, field.TypeString, value)

@@ -46,6 +46,8 @@ type StorefrontConfig struct {
 	TaxRateBps int `json:"tax_rate_bps,omitempty"`
 	// Whether catalogue prices already include tax (VAT style).
 	PricesIncludeTax bool `json:"prices_include_tax,omitempty"`
+	// Number the store's next order gets (#1001 first); checkout takes it under this row's lock.
+	NextOrderNumber int `json:"next_order_number,omitempty"`
 	// Whether buyers may check out without a customer account.
 	GuestCheckout bool `json:"guest_checkout,omitempty"`
 	// Whether the storefront is open to the public. Until it is, storefront fields answer STORE_NOT_PUBLISHED to everyone but the store's staff and secret keys.
@@ -95,7 +97,7 @@ func (*StorefrontConfig) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case storefrontconfig.FieldPricesIncludeTax, storefrontconfig.FieldGuestCheckout, storefrontconfig.FieldPublished, storefrontconfig.FieldShowStockQuantity:
 			values[i] = new(sql.NullBool)
-		case storefrontconfig.FieldTaxRateBps:
+		case storefrontconfig.FieldTaxRateBps, storefrontconfig.FieldNextOrderNumber:
 			values[i] = new(sql.NullInt64)
 		case storefrontconfig.FieldStoreName, storefrontconfig.FieldStoreDescription, storefrontconfig.FieldSupportEmail, storefrontconfig.FieldDomain, storefrontconfig.FieldDefaultLocale, storefrontconfig.FieldCurrency, storefrontconfig.FieldSeoTitle, storefrontconfig.FieldSeoDescription, storefrontconfig.FieldSeoImageURL:
 			values[i] = new(sql.NullString)
@@ -206,6 +208,12 @@ func (_m *StorefrontConfig) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field prices_include_tax", values[i])
 			} else if value.Valid {
 				_m.PricesIncludeTax = value.Bool
+			}
+		case storefrontconfig.FieldNextOrderNumber:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field next_order_number", values[i])
+			} else if value.Valid {
+				_m.NextOrderNumber = int(value.Int64)
 			}
 		case storefrontconfig.FieldGuestCheckout:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -332,6 +340,9 @@ func (_m *StorefrontConfig) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("prices_include_tax=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PricesIncludeTax))
+	builder.WriteString(", ")
+	builder.WriteString("next_order_number=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NextOrderNumber))
 	builder.WriteString(", ")
 	builder.WriteString("guest_checkout=")
 	builder.WriteString(fmt.Sprintf("%v", _m.GuestCheckout))

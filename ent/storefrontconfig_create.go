@@ -183,6 +183,20 @@ func (_c *StorefrontConfigCreate) SetNillablePricesIncludeTax(v *bool) *Storefro
 	return _c
 }
 
+// SetNextOrderNumber sets the "next_order_number" field.
+func (_c *StorefrontConfigCreate) SetNextOrderNumber(v int) *StorefrontConfigCreate {
+	_c.mutation.SetNextOrderNumber(v)
+	return _c
+}
+
+// SetNillableNextOrderNumber sets the "next_order_number" field if the given value is not nil.
+func (_c *StorefrontConfigCreate) SetNillableNextOrderNumber(v *int) *StorefrontConfigCreate {
+	if v != nil {
+		_c.SetNextOrderNumber(*v)
+	}
+	return _c
+}
+
 // SetGuestCheckout sets the "guest_checkout" field.
 func (_c *StorefrontConfigCreate) SetGuestCheckout(v bool) *StorefrontConfigCreate {
 	_c.mutation.SetGuestCheckout(v)
@@ -363,6 +377,10 @@ func (_c *StorefrontConfigCreate) defaults() error {
 		v := storefrontconfig.DefaultPricesIncludeTax
 		_c.mutation.SetPricesIncludeTax(v)
 	}
+	if _, ok := _c.mutation.NextOrderNumber(); !ok {
+		v := storefrontconfig.DefaultNextOrderNumber
+		_c.mutation.SetNextOrderNumber(v)
+	}
 	if _, ok := _c.mutation.GuestCheckout(); !ok {
 		v := storefrontconfig.DefaultGuestCheckout
 		_c.mutation.SetGuestCheckout(v)
@@ -440,6 +458,14 @@ func (_c *StorefrontConfigCreate) check() error {
 	}
 	if _, ok := _c.mutation.PricesIncludeTax(); !ok {
 		return &ValidationError{Name: "prices_include_tax", err: errors.New(`ent: missing required field "StorefrontConfig.prices_include_tax"`)}
+	}
+	if _, ok := _c.mutation.NextOrderNumber(); !ok {
+		return &ValidationError{Name: "next_order_number", err: errors.New(`ent: missing required field "StorefrontConfig.next_order_number"`)}
+	}
+	if v, ok := _c.mutation.NextOrderNumber(); ok {
+		if err := storefrontconfig.NextOrderNumberValidator(v); err != nil {
+			return &ValidationError{Name: "next_order_number", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.next_order_number": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.GuestCheckout(); !ok {
 		return &ValidationError{Name: "guest_checkout", err: errors.New(`ent: missing required field "StorefrontConfig.guest_checkout"`)}
@@ -551,6 +577,10 @@ func (_c *StorefrontConfigCreate) createSpec() (*StorefrontConfig, *sqlgraph.Cre
 	if value, ok := _c.mutation.PricesIncludeTax(); ok {
 		_spec.SetField(storefrontconfig.FieldPricesIncludeTax, field.TypeBool, value)
 		_node.PricesIncludeTax = value
+	}
+	if value, ok := _c.mutation.NextOrderNumber(); ok {
+		_spec.SetField(storefrontconfig.FieldNextOrderNumber, field.TypeInt, value)
+		_node.NextOrderNumber = value
 	}
 	if value, ok := _c.mutation.GuestCheckout(); ok {
 		_spec.SetField(storefrontconfig.FieldGuestCheckout, field.TypeBool, value)
@@ -814,6 +844,24 @@ func (u *StorefrontConfigUpsert) SetPricesIncludeTax(v bool) *StorefrontConfigUp
 // UpdatePricesIncludeTax sets the "prices_include_tax" field to the value that was provided on create.
 func (u *StorefrontConfigUpsert) UpdatePricesIncludeTax() *StorefrontConfigUpsert {
 	u.SetExcluded(storefrontconfig.FieldPricesIncludeTax)
+	return u
+}
+
+// SetNextOrderNumber sets the "next_order_number" field.
+func (u *StorefrontConfigUpsert) SetNextOrderNumber(v int) *StorefrontConfigUpsert {
+	u.Set(storefrontconfig.FieldNextOrderNumber, v)
+	return u
+}
+
+// UpdateNextOrderNumber sets the "next_order_number" field to the value that was provided on create.
+func (u *StorefrontConfigUpsert) UpdateNextOrderNumber() *StorefrontConfigUpsert {
+	u.SetExcluded(storefrontconfig.FieldNextOrderNumber)
+	return u
+}
+
+// AddNextOrderNumber adds v to the "next_order_number" field.
+func (u *StorefrontConfigUpsert) AddNextOrderNumber(v int) *StorefrontConfigUpsert {
+	u.Add(storefrontconfig.FieldNextOrderNumber, v)
 	return u
 }
 
@@ -1172,6 +1220,27 @@ func (u *StorefrontConfigUpsertOne) SetPricesIncludeTax(v bool) *StorefrontConfi
 func (u *StorefrontConfigUpsertOne) UpdatePricesIncludeTax() *StorefrontConfigUpsertOne {
 	return u.Update(func(s *StorefrontConfigUpsert) {
 		s.UpdatePricesIncludeTax()
+	})
+}
+
+// SetNextOrderNumber sets the "next_order_number" field.
+func (u *StorefrontConfigUpsertOne) SetNextOrderNumber(v int) *StorefrontConfigUpsertOne {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.SetNextOrderNumber(v)
+	})
+}
+
+// AddNextOrderNumber adds v to the "next_order_number" field.
+func (u *StorefrontConfigUpsertOne) AddNextOrderNumber(v int) *StorefrontConfigUpsertOne {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.AddNextOrderNumber(v)
+	})
+}
+
+// UpdateNextOrderNumber sets the "next_order_number" field to the value that was provided on create.
+func (u *StorefrontConfigUpsertOne) UpdateNextOrderNumber() *StorefrontConfigUpsertOne {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.UpdateNextOrderNumber()
 	})
 }
 
@@ -1715,6 +1784,27 @@ func (u *StorefrontConfigUpsertBulk) SetPricesIncludeTax(v bool) *StorefrontConf
 func (u *StorefrontConfigUpsertBulk) UpdatePricesIncludeTax() *StorefrontConfigUpsertBulk {
 	return u.Update(func(s *StorefrontConfigUpsert) {
 		s.UpdatePricesIncludeTax()
+	})
+}
+
+// SetNextOrderNumber sets the "next_order_number" field.
+func (u *StorefrontConfigUpsertBulk) SetNextOrderNumber(v int) *StorefrontConfigUpsertBulk {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.SetNextOrderNumber(v)
+	})
+}
+
+// AddNextOrderNumber adds v to the "next_order_number" field.
+func (u *StorefrontConfigUpsertBulk) AddNextOrderNumber(v int) *StorefrontConfigUpsertBulk {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.AddNextOrderNumber(v)
+	})
+}
+
+// UpdateNextOrderNumber sets the "next_order_number" field to the value that was provided on create.
+func (u *StorefrontConfigUpsertBulk) UpdateNextOrderNumber() *StorefrontConfigUpsertBulk {
+	return u.Update(func(s *StorefrontConfigUpsert) {
+		s.UpdateNextOrderNumber()
 	})
 }
 

@@ -196,6 +196,27 @@ func (_u *StorefrontConfigUpdate) SetNillablePricesIncludeTax(v *bool) *Storefro
 	return _u
 }
 
+// SetNextOrderNumber sets the "next_order_number" field.
+func (_u *StorefrontConfigUpdate) SetNextOrderNumber(v int) *StorefrontConfigUpdate {
+	_u.mutation.ResetNextOrderNumber()
+	_u.mutation.SetNextOrderNumber(v)
+	return _u
+}
+
+// SetNillableNextOrderNumber sets the "next_order_number" field if the given value is not nil.
+func (_u *StorefrontConfigUpdate) SetNillableNextOrderNumber(v *int) *StorefrontConfigUpdate {
+	if v != nil {
+		_u.SetNextOrderNumber(*v)
+	}
+	return _u
+}
+
+// AddNextOrderNumber adds value to the "next_order_number" field.
+func (_u *StorefrontConfigUpdate) AddNextOrderNumber(v int) *StorefrontConfigUpdate {
+	_u.mutation.AddNextOrderNumber(v)
+	return _u
+}
+
 // SetGuestCheckout sets the "guest_checkout" field.
 func (_u *StorefrontConfigUpdate) SetGuestCheckout(v bool) *StorefrontConfigUpdate {
 	_u.mutation.SetGuestCheckout(v)
@@ -389,6 +410,11 @@ func (_u *StorefrontConfigUpdate) check() error {
 			return &ValidationError{Name: "tax_rate_bps", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.tax_rate_bps": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.NextOrderNumber(); ok {
+		if err := storefrontconfig.NextOrderNumberValidator(v); err != nil {
+			return &ValidationError{Name: "next_order_number", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.next_order_number": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SeoTitle(); ok {
 		if err := storefrontconfig.SeoTitleValidator(v); err != nil {
 			return &ValidationError{Name: "seo_title", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.seo_title": %w`, err)}
@@ -478,6 +504,12 @@ func (_u *StorefrontConfigUpdate) sqlSave(ctx context.Context) (_node int, err e
 	}
 	if value, ok := _u.mutation.PricesIncludeTax(); ok {
 		_spec.SetField(storefrontconfig.FieldPricesIncludeTax, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.NextOrderNumber(); ok {
+		_spec.SetField(storefrontconfig.FieldNextOrderNumber, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNextOrderNumber(); ok {
+		_spec.AddField(storefrontconfig.FieldNextOrderNumber, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.GuestCheckout(); ok {
 		_spec.SetField(storefrontconfig.FieldGuestCheckout, field.TypeBool, value)
@@ -701,6 +733,27 @@ func (_u *StorefrontConfigUpdateOne) SetNillablePricesIncludeTax(v *bool) *Store
 	return _u
 }
 
+// SetNextOrderNumber sets the "next_order_number" field.
+func (_u *StorefrontConfigUpdateOne) SetNextOrderNumber(v int) *StorefrontConfigUpdateOne {
+	_u.mutation.ResetNextOrderNumber()
+	_u.mutation.SetNextOrderNumber(v)
+	return _u
+}
+
+// SetNillableNextOrderNumber sets the "next_order_number" field if the given value is not nil.
+func (_u *StorefrontConfigUpdateOne) SetNillableNextOrderNumber(v *int) *StorefrontConfigUpdateOne {
+	if v != nil {
+		_u.SetNextOrderNumber(*v)
+	}
+	return _u
+}
+
+// AddNextOrderNumber adds value to the "next_order_number" field.
+func (_u *StorefrontConfigUpdateOne) AddNextOrderNumber(v int) *StorefrontConfigUpdateOne {
+	_u.mutation.AddNextOrderNumber(v)
+	return _u
+}
+
 // SetGuestCheckout sets the "guest_checkout" field.
 func (_u *StorefrontConfigUpdateOne) SetGuestCheckout(v bool) *StorefrontConfigUpdateOne {
 	_u.mutation.SetGuestCheckout(v)
@@ -907,6 +960,11 @@ func (_u *StorefrontConfigUpdateOne) check() error {
 			return &ValidationError{Name: "tax_rate_bps", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.tax_rate_bps": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.NextOrderNumber(); ok {
+		if err := storefrontconfig.NextOrderNumberValidator(v); err != nil {
+			return &ValidationError{Name: "next_order_number", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.next_order_number": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SeoTitle(); ok {
 		if err := storefrontconfig.SeoTitleValidator(v); err != nil {
 			return &ValidationError{Name: "seo_title", err: fmt.Errorf(`ent: validator failed for field "StorefrontConfig.seo_title": %w`, err)}
@@ -1013,6 +1071,12 @@ func (_u *StorefrontConfigUpdateOne) sqlSave(ctx context.Context) (_node *Storef
 	}
 	if value, ok := _u.mutation.PricesIncludeTax(); ok {
 		_spec.SetField(storefrontconfig.FieldPricesIncludeTax, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.NextOrderNumber(); ok {
+		_spec.SetField(storefrontconfig.FieldNextOrderNumber, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNextOrderNumber(); ok {
+		_spec.AddField(storefrontconfig.FieldNextOrderNumber, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.GuestCheckout(); ok {
 		_spec.SetField(storefrontconfig.FieldGuestCheckout, field.TypeBool, value)

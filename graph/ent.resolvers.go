@@ -247,9 +247,17 @@ func (r *queryResolver) WebhookEvents(ctx context.Context, after *entgql.Cursor[
 		ent.WithWebhookEventOrder(orderBy), ent.WithWebhookEventFilter(where.Filter))
 }
 
+// Customer returns generated.CustomerResolver implementation.
+func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
+
 // InventoryLevel returns generated.InventoryLevelResolver implementation.
 func (r *Resolver) InventoryLevel() generated.InventoryLevelResolver {
 	return &inventoryLevelResolver{r}
+}
+
+// MerchantAccount returns generated.MerchantAccountResolver implementation.
+func (r *Resolver) MerchantAccount() generated.MerchantAccountResolver {
+	return &merchantAccountResolver{r}
 }
 
 // Product returns generated.ProductResolver implementation.
@@ -263,9 +271,17 @@ func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// ShippingMethod returns generated.ShippingMethodResolver implementation.
+func (r *Resolver) ShippingMethod() generated.ShippingMethodResolver {
+	return &shippingMethodResolver{r}
+}
+
 type (
-	inventoryLevelResolver struct{ *Resolver }
-	productResolver        struct{ *Resolver }
-	productVariantResolver struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
+	customerResolver        struct{ *Resolver }
+	inventoryLevelResolver  struct{ *Resolver }
+	merchantAccountResolver struct{ *Resolver }
+	productResolver         struct{ *Resolver }
+	productVariantResolver  struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	shippingMethodResolver  struct{ *Resolver }
 )

@@ -427,6 +427,9 @@ func (StorefrontConfig) Fields() []ent.Field {
 			Comment("Default tax rate in basis points (825 = 8.25%)."),
 		field.Bool("prices_include_tax").Default(false).
 			Comment("Whether catalogue prices already include tax (VAT style)."),
+		field.Int("next_order_number").Default(1001).Positive().
+			Comment("Number the store's next order gets (#1001 first); checkout takes it under this row's lock.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Bool("guest_checkout").Default(true).
 			Comment("Whether buyers may check out without a customer account."),
 		field.Bool("published").Default(false).

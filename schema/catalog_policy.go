@@ -85,3 +85,10 @@ func inPublishedTree(column string, merchant uuid.UUID) *sql.Predicate {
 func staffField() entgql.Annotation {
 	return entgql.Directives(authDirective(scopeStaff, "products:read"))
 }
+
+// ordersStaffField marks a generated order field as the store's only
+// (@auth(scope: STAFF, permission: "orders:read")): a customer reading their
+// own order gets null and FORBIDDEN there.
+func ordersStaffField() entgql.Annotation {
+	return entgql.Directives(authDirective(scopeStaff, "orders:read"))
+}

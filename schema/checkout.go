@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // ShoppingCart is a storefront visitor's cart: its lines, the buyer identity
@@ -48,6 +50,9 @@ func (ShoppingCart) Fields() []ent.Field {
 			Comment("Discount codes the buyer applied, as entered (normalised upper case)."),
 		field.JSON("shipping_address", map[string]any{}).Optional().
 			Comment("Shipping address given at checkout; copied to order_addresses when the order is placed.").
+			Annotations(entgql.Type("Map")),
+		field.JSON("billing_address", map[string]any{}).Optional().
+			Comment("Billing address given at checkout; the shipping address when none is given.").
 			Annotations(entgql.Type("Map")),
 		field.UUID("shipping_method_id", uuidType()).Optional().Nillable().
 			Comment("Shipping method the buyer selected (cartShippingMethodUpdate)."),
@@ -160,7 +165,7 @@ func (Order) Fields() []ent.Field {
 			Comment("Buyer email for receipts and shipping notices."),
 		field.String("phone").MaxLen(32).Optional(),
 		field.Enum("status").
-			Values("PENDING", "PAID", "FULFILLED", "CANCELLED", "REFUNDED", "PARTIALLY_REFUNDED").
+			Values("PENDING", "PAID", "FULFILLED", "DELIVERED", "CANCELLED", "REFUNDED", "PARTIALLY_REFUNDED").
 			Default("PENDING").
 			Comment("Overall lifecycle status shown to merchants and customers."),
 		field.Enum("financial_status").
@@ -197,6 +202,8 @@ func (Order) Fields() []ent.Field {
 			Annotations(entgql.OrderField("PLACED_AT")),
 		field.Time("paid_at").Optional().Nillable(),
 		field.Time("fulfilled_at").Optional().Nillable(),
+		field.Time("delivered_at").Optional().Nillable().
+			Comment("When the carrier delivered the order (orderMarkDelivered)."),
 		field.Time("cancelled_at").Optional().Nillable(),
 		field.Enum("cancel_reason").Values("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER").
 			Optional().Nillable(),
@@ -208,9 +215,20 @@ func (Order) Fields() []ent.Field {
 			Comment("Free-form key/values set by the merchant or integrations.").
 			Annotations(entgql.Type("Map")),
 		field.String("ip").MaxLen(64).Optional().
-			Comment("Buyer's IP at checkout, for fraud review."),
+			Comment("Buyer's IP at checkout, for fraud review.").
+			Annotations(ordersStaffField()),
 		field.String("user_agent").MaxLen(512).Optional().
-			Comment("Buyer's User-Agent at checkout, for fraud review."),
+			Comment("Buyer's User-Agent at checkout, for fraud review.").
+			Annotations(ordersStaffField()),
+		field.String("idempotency_fingerprint").MaxLen(64).Optional().Immutable().
+			Comment("Hash of the checkoutComplete input the idempotency key was first used with: the same key with another input is refused.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("stock_hold_expires_at").Optional().Nillable().
+			Comment("Until when the order's reserved stock is held while payment is pending; null once paid or released. An expired hold cancels the order and releases the stock.").
+			Annotations(ordersStaffField()),
+		field.Bool("stock_released").Default(false).
+			Comment("The order's reservations were given back (cancelled, expired or payment failed).").
+			Annotations(ordersStaffField()),
 	}
 }
 
@@ -241,6 +259,7 @@ func (Order) Indexes() []ent.Index {
 		index.Fields("merchant_id", "fulfillment_status"),
 		index.Fields("merchant_id", "total_amount"),
 		index.Fields("merchant_id", "email"),
+		index.Fields("status", "stock_hold_expires_at"),
 		index.Fields("customer_id", "placed_at"),
 		index.Fields("shipping_method_id"),
 	}
@@ -292,6 +311,9 @@ func (OrderItem) Fields() []ent.Field {
 			Comment("Units shipped so far."),
 		field.Int("refunded_quantity").Default(0).NonNegative().
 			Comment("Units refunded (and possibly restocked) so far."),
+		field.JSON("allocations", []types.Allocation{}).Default([]types.Allocation{}).
+			Comment("Warehouses the line's units are reserved in and shipped from; empty for untracked variants.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -395,6 +417,8 @@ func (Discount) Fields() []ent.Field {
 			Comment("Maximum total redemptions; null for unlimited."),
 		field.Int("usage_count").Default(0).NonNegative().
 			Comment("Redemptions so far, incremented with each discount_redemptions row."),
+		field.Bool("combinable").Default(false).
+			Comment("Whether the code may be used together with other codes on one cart; a cart holds one code unless every code on it is combinable."),
 		field.Bool("once_per_customer").Default(false).
 			Comment("Each customer (or guest email) may redeem the code once."),
 		field.Time("starts_at").Default(nowUTC).
@@ -578,6 +602,11 @@ func (ShippingMethod) Fields() []ent.Field {
 			Comment("Offered only when the cart subtotal is at least this; null for no minimum."),
 		field.Int64("max_subtotal_amount").Optional().Nillable().NonNegative().
 			Comment("Offered only when the cart subtotal is at most this; null for no maximum."),
+		field.Int64("free_over_amount").Optional().Nillable().NonNegative().
+			Comment("Shipping costs nothing when the merchandise subtotal after discounts is at least this; null for never."),
+		field.JSON("weight_bands", []types.WeightBand{}).Default([]types.WeightBand{}).
+			Comment("Weight-based prices: the first band whose maxGrams covers the cart's shipped weight; empty for the flat price. Heavier than the last band: not offered.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.JSON("countries", []string{}).Default([]string{}).
 			Comment("ISO 3166-1 alpha-2 destination countries; empty for everywhere."),
 		field.Int("estimated_days_min").Optional().Nillable().NonNegative(),

@@ -41,6 +41,8 @@ const (
 	FieldUsageLimit = "usage_limit"
 	// FieldUsageCount holds the string denoting the usage_count field in the database.
 	FieldUsageCount = "usage_count"
+	// FieldCombinable holds the string denoting the combinable field in the database.
+	FieldCombinable = "combinable"
 	// FieldOncePerCustomer holds the string denoting the once_per_customer field in the database.
 	FieldOncePerCustomer = "once_per_customer"
 	// FieldStartsAt holds the string denoting the starts_at field in the database.
@@ -91,6 +93,7 @@ var Columns = []string{
 	FieldMinSubtotalAmount,
 	FieldUsageLimit,
 	FieldUsageCount,
+	FieldCombinable,
 	FieldOncePerCustomer,
 	FieldStartsAt,
 	FieldEndsAt,
@@ -146,6 +149,8 @@ var (
 	DefaultUsageCount int
 	// UsageCountValidator is a validator for the "usage_count" field. It is called by the builders before save.
 	UsageCountValidator func(int) error
+	// DefaultCombinable holds the default value on creation for the "combinable" field.
+	DefaultCombinable bool
 	// DefaultOncePerCustomer holds the default value on creation for the "once_per_customer" field.
 	DefaultOncePerCustomer bool
 	// DefaultStartsAt holds the default value on creation for the "starts_at" field.
@@ -245,6 +250,11 @@ func ByUsageLimit(opts ...sql.OrderTermOption) OrderOption {
 // ByUsageCount orders the results by the usage_count field.
 func ByUsageCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUsageCount, opts...).ToFunc()
+}
+
+// ByCombinable orders the results by the combinable field.
+func ByCombinable(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCombinable, opts...).ToFunc()
 }
 
 // ByOncePerCustomer orders the results by the once_per_customer field.

@@ -106,6 +106,11 @@ func UsageCount(v int) predicate.Discount {
 	return predicate.Discount(sql.FieldEQ(FieldUsageCount, v))
 }
 
+// Combinable applies equality check predicate on the "combinable" field. It's identical to CombinableEQ.
+func Combinable(v bool) predicate.Discount {
+	return predicate.Discount(sql.FieldEQ(FieldCombinable, v))
+}
+
 // OncePerCustomer applies equality check predicate on the "once_per_customer" field. It's identical to OncePerCustomerEQ.
 func OncePerCustomer(v bool) predicate.Discount {
 	return predicate.Discount(sql.FieldEQ(FieldOncePerCustomer, v))
@@ -619,6 +624,16 @@ func UsageCountLT(v int) predicate.Discount {
 // UsageCountLTE applies the LTE predicate on the "usage_count" field.
 func UsageCountLTE(v int) predicate.Discount {
 	return predicate.Discount(sql.FieldLTE(FieldUsageCount, v))
+}
+
+// CombinableEQ applies the EQ predicate on the "combinable" field.
+func CombinableEQ(v bool) predicate.Discount {
+	return predicate.Discount(sql.FieldEQ(FieldCombinable, v))
+}
+
+// CombinableNEQ applies the NEQ predicate on the "combinable" field.
+func CombinableNEQ(v bool) predicate.Discount {
+	return predicate.Discount(sql.FieldNEQ(FieldCombinable, v))
 }
 
 // OncePerCustomerEQ applies the EQ predicate on the "once_per_customer" field.

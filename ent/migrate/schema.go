@@ -537,6 +537,7 @@ var (
 		{Name: "min_subtotal_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "usage_limit", Type: field.TypeInt, Nullable: true},
 		{Name: "usage_count", Type: field.TypeInt, Default: 0},
+		{Name: "combinable", Type: field.TypeBool, Default: false},
 		{Name: "once_per_customer", Type: field.TypeBool, Default: false},
 		{Name: "starts_at", Type: field.TypeTime},
 		{Name: "ends_at", Type: field.TypeTime, Nullable: true},
@@ -554,7 +555,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "discounts_merchant_accounts_merchant",
-				Columns:    []*schema.Column{DiscountsColumns[18]},
+				Columns:    []*schema.Column{DiscountsColumns[19]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -563,17 +564,17 @@ var (
 			{
 				Name:    "discount_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{DiscountsColumns[18]},
+				Columns: []*schema.Column{DiscountsColumns[19]},
 			},
 			{
 				Name:    "discount_merchant_id_code",
 				Unique:  true,
-				Columns: []*schema.Column{DiscountsColumns[18], DiscountsColumns[3]},
+				Columns: []*schema.Column{DiscountsColumns[19], DiscountsColumns[3]},
 			},
 			{
 				Name:    "discount_merchant_id_active_ends_at",
 				Unique:  false,
-				Columns: []*schema.Column{DiscountsColumns[18], DiscountsColumns[14], DiscountsColumns[13]},
+				Columns: []*schema.Column{DiscountsColumns[19], DiscountsColumns[15], DiscountsColumns[14]},
 			},
 		},
 	}
@@ -1142,7 +1143,7 @@ var (
 		{Name: "order_number", Type: field.TypeInt},
 		{Name: "email", Type: field.TypeString, Nullable: true, Size: 254},
 		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 32},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "PAID", "FULFILLED", "CANCELLED", "REFUNDED", "PARTIALLY_REFUNDED"}, Default: "PENDING"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "PAID", "FULFILLED", "DELIVERED", "CANCELLED", "REFUNDED", "PARTIALLY_REFUNDED"}, Default: "PENDING"},
 		{Name: "financial_status", Type: field.TypeEnum, Enums: []string{"PENDING", "AUTHORIZED", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED", "FAILED"}, Default: "PENDING"},
 		{Name: "fulfillment_status", Type: field.TypeEnum, Enums: []string{"UNFULFILLED", "PARTIALLY_FULFILLED", "FULFILLED"}, Default: "UNFULFILLED"},
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "USD"},
@@ -1159,6 +1160,7 @@ var (
 		{Name: "placed_at", Type: field.TypeTime},
 		{Name: "paid_at", Type: field.TypeTime, Nullable: true},
 		{Name: "fulfilled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
 		{Name: "cancelled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "cancel_reason", Type: field.TypeEnum, Nullable: true, Enums: []string{"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"}},
 		{Name: "tracking_number", Type: field.TypeString, Nullable: true, Size: 255},
@@ -1167,6 +1169,9 @@ var (
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
 		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "idempotency_fingerprint", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "stock_hold_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "stock_released", Type: field.TypeBool, Default: false},
 		{Name: "merchant_id", Type: field.TypeUUID},
 		{Name: "customer_id", Type: field.TypeUUID, Nullable: true},
 		{Name: "shipping_method_id", Type: field.TypeUUID, Nullable: true},
@@ -1180,25 +1185,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_merchant_accounts_merchant",
-				Columns:    []*schema.Column{OrdersColumns[31]},
+				Columns:    []*schema.Column{OrdersColumns[35]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_customers_customer",
-				Columns:    []*schema.Column{OrdersColumns[32]},
+				Columns:    []*schema.Column{OrdersColumns[36]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "orders_shipping_methods_orders",
-				Columns:    []*schema.Column{OrdersColumns[33]},
+				Columns:    []*schema.Column{OrdersColumns[37]},
 				RefColumns: []*schema.Column{ShippingMethodsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "orders_shopping_carts_order",
-				Columns:    []*schema.Column{OrdersColumns[34]},
+				Columns:    []*schema.Column{OrdersColumns[38]},
 				RefColumns: []*schema.Column{ShoppingCartsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1207,57 +1212,62 @@ var (
 			{
 				Name:    "order_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31]},
+				Columns: []*schema.Column{OrdersColumns[35]},
 			},
 			{
 				Name:    "order_merchant_id_order_number",
 				Unique:  true,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[3]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[3]},
 			},
 			{
 				Name:    "order_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[17]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[17]},
 			},
 			{
 				Name:    "order_merchant_id_placed_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[20]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[20]},
 			},
 			{
 				Name:    "order_merchant_id_status_placed_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[6], OrdersColumns[20]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[6], OrdersColumns[20]},
 			},
 			{
 				Name:    "order_merchant_id_financial_status",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[7]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[7]},
 			},
 			{
 				Name:    "order_merchant_id_fulfillment_status",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[8]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[8]},
 			},
 			{
 				Name:    "order_merchant_id_total_amount",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[14]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[14]},
 			},
 			{
 				Name:    "order_merchant_id_email",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[4]},
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[4]},
+			},
+			{
+				Name:    "order_status_stock_hold_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{OrdersColumns[6], OrdersColumns[33]},
 			},
 			{
 				Name:    "order_customer_id_placed_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[32], OrdersColumns[20]},
+				Columns: []*schema.Column{OrdersColumns[36], OrdersColumns[20]},
 			},
 			{
 				Name:    "order_shipping_method_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[33]},
+				Columns: []*schema.Column{OrdersColumns[37]},
 			},
 		},
 	}
@@ -1335,6 +1345,7 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "USD"},
 		{Name: "fulfilled_quantity", Type: field.TypeInt, Default: 0},
 		{Name: "refunded_quantity", Type: field.TypeInt, Default: 0},
+		{Name: "allocations", Type: field.TypeJSON},
 		{Name: "order_id", Type: field.TypeUUID},
 		{Name: "merchant_id", Type: field.TypeUUID},
 		{Name: "variant_id", Type: field.TypeUUID, Nullable: true},
@@ -1348,25 +1359,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_items_orders_items",
-				Columns:    []*schema.Column{OrderItemsColumns[16]},
+				Columns:    []*schema.Column{OrderItemsColumns[17]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_items_merchant_accounts_merchant",
-				Columns:    []*schema.Column{OrderItemsColumns[17]},
+				Columns:    []*schema.Column{OrderItemsColumns[18]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_items_product_variants_variant",
-				Columns:    []*schema.Column{OrderItemsColumns[18]},
+				Columns:    []*schema.Column{OrderItemsColumns[19]},
 				RefColumns: []*schema.Column{ProductVariantsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "order_items_products_product",
-				Columns:    []*schema.Column{OrderItemsColumns[19]},
+				Columns:    []*schema.Column{OrderItemsColumns[20]},
 				RefColumns: []*schema.Column{ProductsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1375,22 +1386,22 @@ var (
 			{
 				Name:    "orderitem_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderItemsColumns[17]},
+				Columns: []*schema.Column{OrderItemsColumns[18]},
 			},
 			{
 				Name:    "orderitem_order_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderItemsColumns[16]},
+				Columns: []*schema.Column{OrderItemsColumns[17]},
 			},
 			{
 				Name:    "orderitem_variant_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderItemsColumns[18]},
+				Columns: []*schema.Column{OrderItemsColumns[19]},
 			},
 			{
 				Name:    "orderitem_merchant_id_product_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderItemsColumns[17], OrderItemsColumns[19]},
+				Columns: []*schema.Column{OrderItemsColumns[18], OrderItemsColumns[20]},
 			},
 		},
 	}
@@ -1999,6 +2010,8 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "USD"},
 		{Name: "min_subtotal_amount", Type: field.TypeInt64, Nullable: true},
 		{Name: "max_subtotal_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "free_over_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "weight_bands", Type: field.TypeJSON},
 		{Name: "countries", Type: field.TypeJSON},
 		{Name: "estimated_days_min", Type: field.TypeInt, Nullable: true},
 		{Name: "estimated_days_max", Type: field.TypeInt, Nullable: true},
@@ -2014,7 +2027,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "shipping_methods_merchant_accounts_merchant",
-				Columns:    []*schema.Column{ShippingMethodsColumns[15]},
+				Columns:    []*schema.Column{ShippingMethodsColumns[17]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -2023,17 +2036,17 @@ var (
 			{
 				Name:    "shippingmethod_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShippingMethodsColumns[15]},
+				Columns: []*schema.Column{ShippingMethodsColumns[17]},
 			},
 			{
 				Name:    "shippingmethod_merchant_id_code",
 				Unique:  true,
-				Columns: []*schema.Column{ShippingMethodsColumns[15], ShippingMethodsColumns[4]},
+				Columns: []*schema.Column{ShippingMethodsColumns[17], ShippingMethodsColumns[4]},
 			},
 			{
 				Name:    "shippingmethod_merchant_id_active_position",
 				Unique:  false,
-				Columns: []*schema.Column{ShippingMethodsColumns[15], ShippingMethodsColumns[13], ShippingMethodsColumns[14]},
+				Columns: []*schema.Column{ShippingMethodsColumns[17], ShippingMethodsColumns[15], ShippingMethodsColumns[16]},
 			},
 		},
 	}
@@ -2053,6 +2066,7 @@ var (
 		{Name: "total_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "discount_codes", Type: field.TypeJSON},
 		{Name: "shipping_address", Type: field.TypeJSON, Nullable: true},
+		{Name: "billing_address", Type: field.TypeJSON, Nullable: true},
 		{Name: "anonymous_id", Type: field.TypeString, Nullable: true, Size: 128},
 		{Name: "abandoned_at", Type: field.TypeTime, Nullable: true},
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
@@ -2070,19 +2084,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "shopping_carts_shipping_methods_carts",
-				Columns:    []*schema.Column{ShoppingCartsColumns[19]},
+				Columns:    []*schema.Column{ShoppingCartsColumns[20]},
 				RefColumns: []*schema.Column{ShippingMethodsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "shopping_carts_merchant_accounts_merchant",
-				Columns:    []*schema.Column{ShoppingCartsColumns[20]},
+				Columns:    []*schema.Column{ShoppingCartsColumns[21]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "shopping_carts_customers_customer",
-				Columns:    []*schema.Column{ShoppingCartsColumns[21]},
+				Columns:    []*schema.Column{ShoppingCartsColumns[22]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -2091,17 +2105,17 @@ var (
 			{
 				Name:    "shoppingcart_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[20]},
+				Columns: []*schema.Column{ShoppingCartsColumns[21]},
 			},
 			{
 				Name:    "shoppingcart_merchant_id_token",
 				Unique:  true,
-				Columns: []*schema.Column{ShoppingCartsColumns[20], ShoppingCartsColumns[3]},
+				Columns: []*schema.Column{ShoppingCartsColumns[21], ShoppingCartsColumns[3]},
 			},
 			{
 				Name:    "shoppingcart_merchant_id_status_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[20], ShoppingCartsColumns[5], ShoppingCartsColumns[2]},
+				Columns: []*schema.Column{ShoppingCartsColumns[21], ShoppingCartsColumns[5], ShoppingCartsColumns[2]},
 			},
 			{
 				Name:    "shoppingcart_status_updated_at",
@@ -2111,27 +2125,27 @@ var (
 			{
 				Name:    "shoppingcart_status_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[5], ShoppingCartsColumns[16]},
+				Columns: []*schema.Column{ShoppingCartsColumns[5], ShoppingCartsColumns[17]},
 			},
 			{
 				Name:    "shoppingcart_merchant_id_email",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[20], ShoppingCartsColumns[4]},
+				Columns: []*schema.Column{ShoppingCartsColumns[21], ShoppingCartsColumns[4]},
 			},
 			{
 				Name:    "shoppingcart_merchant_id_anonymous_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[20], ShoppingCartsColumns[14]},
+				Columns: []*schema.Column{ShoppingCartsColumns[21], ShoppingCartsColumns[15]},
 			},
 			{
 				Name:    "shoppingcart_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[21]},
+				Columns: []*schema.Column{ShoppingCartsColumns[22]},
 			},
 			{
 				Name:    "shoppingcart_shipping_method_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShoppingCartsColumns[19]},
+				Columns: []*schema.Column{ShoppingCartsColumns[20]},
 			},
 		},
 	}
@@ -2150,6 +2164,7 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "USD"},
 		{Name: "tax_rate_bps", Type: field.TypeInt, Default: 0},
 		{Name: "prices_include_tax", Type: field.TypeBool, Default: false},
+		{Name: "next_order_number", Type: field.TypeInt, Default: 1001},
 		{Name: "guest_checkout", Type: field.TypeBool, Default: true},
 		{Name: "published", Type: field.TypeBool, Default: false},
 		{Name: "show_stock_quantity", Type: field.TypeBool, Default: true},
@@ -2167,7 +2182,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "storefront_configs_merchant_accounts_merchant",
-				Columns:    []*schema.Column{StorefrontConfigsColumns[20]},
+				Columns:    []*schema.Column{StorefrontConfigsColumns[21]},
 				RefColumns: []*schema.Column{MerchantAccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -2176,12 +2191,12 @@ var (
 			{
 				Name:    "storefrontconfig_merchant_id",
 				Unique:  false,
-				Columns: []*schema.Column{StorefrontConfigsColumns[20]},
+				Columns: []*schema.Column{StorefrontConfigsColumns[21]},
 			},
 			{
 				Name:    "storefront_configs_merchant_id_key",
 				Unique:  true,
-				Columns: []*schema.Column{StorefrontConfigsColumns[20]},
+				Columns: []*schema.Column{StorefrontConfigsColumns[21]},
 			},
 			{
 				Name:    "storefrontconfig_domain",

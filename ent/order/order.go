@@ -71,6 +71,8 @@ const (
 	FieldPaidAt = "paid_at"
 	// FieldFulfilledAt holds the string denoting the fulfilled_at field in the database.
 	FieldFulfilledAt = "fulfilled_at"
+	// FieldDeliveredAt holds the string denoting the delivered_at field in the database.
+	FieldDeliveredAt = "delivered_at"
 	// FieldCancelledAt holds the string denoting the cancelled_at field in the database.
 	FieldCancelledAt = "cancelled_at"
 	// FieldCancelReason holds the string denoting the cancel_reason field in the database.
@@ -87,6 +89,12 @@ const (
 	FieldIP = "ip"
 	// FieldUserAgent holds the string denoting the user_agent field in the database.
 	FieldUserAgent = "user_agent"
+	// FieldIdempotencyFingerprint holds the string denoting the idempotency_fingerprint field in the database.
+	FieldIdempotencyFingerprint = "idempotency_fingerprint"
+	// FieldStockHoldExpiresAt holds the string denoting the stock_hold_expires_at field in the database.
+	FieldStockHoldExpiresAt = "stock_hold_expires_at"
+	// FieldStockReleased holds the string denoting the stock_released field in the database.
+	FieldStockReleased = "stock_released"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
@@ -201,6 +209,7 @@ var Columns = []string{
 	FieldPlacedAt,
 	FieldPaidAt,
 	FieldFulfilledAt,
+	FieldDeliveredAt,
 	FieldCancelledAt,
 	FieldCancelReason,
 	FieldTrackingNumber,
@@ -209,6 +218,9 @@ var Columns = []string{
 	FieldMetadata,
 	FieldIP,
 	FieldUserAgent,
+	FieldIdempotencyFingerprint,
+	FieldStockHoldExpiresAt,
+	FieldStockReleased,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -287,6 +299,10 @@ var (
 	IPValidator func(string) error
 	// UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	UserAgentValidator func(string) error
+	// IdempotencyFingerprintValidator is a validator for the "idempotency_fingerprint" field. It is called by the builders before save.
+	IdempotencyFingerprintValidator func(string) error
+	// DefaultStockReleased holds the default value on creation for the "stock_released" field.
+	DefaultStockReleased bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -302,6 +318,7 @@ const (
 	StatusPENDING            Status = "PENDING"
 	StatusPAID               Status = "PAID"
 	StatusFULFILLED          Status = "FULFILLED"
+	StatusDELIVERED          Status = "DELIVERED"
 	StatusCANCELLED          Status = "CANCELLED"
 	StatusREFUNDED           Status = "REFUNDED"
 	StatusPARTIALLY_REFUNDED Status = "PARTIALLY_REFUNDED"
@@ -314,7 +331,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusPAID, StatusFULFILLED, StatusCANCELLED, StatusREFUNDED, StatusPARTIALLY_REFUNDED:
+	case StatusPENDING, StatusPAID, StatusFULFILLED, StatusDELIVERED, StatusCANCELLED, StatusREFUNDED, StatusPARTIALLY_REFUNDED:
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for status field: %q", s)
@@ -565,6 +582,11 @@ func ByFulfilledAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFulfilledAt, opts...).ToFunc()
 }
 
+// ByDeliveredAt orders the results by the delivered_at field.
+func ByDeliveredAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeliveredAt, opts...).ToFunc()
+}
+
 // ByCancelledAt orders the results by the cancelled_at field.
 func ByCancelledAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCancelledAt, opts...).ToFunc()
@@ -598,6 +620,21 @@ func ByIP(opts ...sql.OrderTermOption) OrderOption {
 // ByUserAgent orders the results by the user_agent field.
 func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserAgent, opts...).ToFunc()
+}
+
+// ByIdempotencyFingerprint orders the results by the idempotency_fingerprint field.
+func ByIdempotencyFingerprint(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyFingerprint, opts...).ToFunc()
+}
+
+// ByStockHoldExpiresAt orders the results by the stock_hold_expires_at field.
+func ByStockHoldExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStockHoldExpiresAt, opts...).ToFunc()
+}
+
+// ByStockReleased orders the results by the stock_released field.
+func ByStockReleased(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStockReleased, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

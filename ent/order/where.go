@@ -161,6 +161,11 @@ func FulfilledAt(v time.Time) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldFulfilledAt, v))
 }
 
+// DeliveredAt applies equality check predicate on the "delivered_at" field. It's identical to DeliveredAtEQ.
+func DeliveredAt(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldDeliveredAt, v))
+}
+
 // CancelledAt applies equality check predicate on the "cancelled_at" field. It's identical to CancelledAtEQ.
 func CancelledAt(v time.Time) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldCancelledAt, v))
@@ -189,6 +194,21 @@ func IP(v string) predicate.Order {
 // UserAgent applies equality check predicate on the "user_agent" field. It's identical to UserAgentEQ.
 func UserAgent(v string) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldUserAgent, v))
+}
+
+// IdempotencyFingerprint applies equality check predicate on the "idempotency_fingerprint" field. It's identical to IdempotencyFingerprintEQ.
+func IdempotencyFingerprint(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldIdempotencyFingerprint, v))
+}
+
+// StockHoldExpiresAt applies equality check predicate on the "stock_hold_expires_at" field. It's identical to StockHoldExpiresAtEQ.
+func StockHoldExpiresAt(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldStockHoldExpiresAt, v))
+}
+
+// StockReleased applies equality check predicate on the "stock_released" field. It's identical to StockReleasedEQ.
+func StockReleased(v bool) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldStockReleased, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -1246,6 +1266,56 @@ func FulfilledAtNotNil() predicate.Order {
 	return predicate.Order(sql.FieldNotNull(FieldFulfilledAt))
 }
 
+// DeliveredAtEQ applies the EQ predicate on the "delivered_at" field.
+func DeliveredAtEQ(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldDeliveredAt, v))
+}
+
+// DeliveredAtNEQ applies the NEQ predicate on the "delivered_at" field.
+func DeliveredAtNEQ(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldDeliveredAt, v))
+}
+
+// DeliveredAtIn applies the In predicate on the "delivered_at" field.
+func DeliveredAtIn(vs ...time.Time) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldDeliveredAt, vs...))
+}
+
+// DeliveredAtNotIn applies the NotIn predicate on the "delivered_at" field.
+func DeliveredAtNotIn(vs ...time.Time) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldDeliveredAt, vs...))
+}
+
+// DeliveredAtGT applies the GT predicate on the "delivered_at" field.
+func DeliveredAtGT(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldDeliveredAt, v))
+}
+
+// DeliveredAtGTE applies the GTE predicate on the "delivered_at" field.
+func DeliveredAtGTE(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldDeliveredAt, v))
+}
+
+// DeliveredAtLT applies the LT predicate on the "delivered_at" field.
+func DeliveredAtLT(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldDeliveredAt, v))
+}
+
+// DeliveredAtLTE applies the LTE predicate on the "delivered_at" field.
+func DeliveredAtLTE(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldDeliveredAt, v))
+}
+
+// DeliveredAtIsNil applies the IsNil predicate on the "delivered_at" field.
+func DeliveredAtIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldDeliveredAt))
+}
+
+// DeliveredAtNotNil applies the NotNil predicate on the "delivered_at" field.
+func DeliveredAtNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldDeliveredAt))
+}
+
 // CancelledAtEQ applies the EQ predicate on the "cancelled_at" field.
 func CancelledAtEQ(v time.Time) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldCancelledAt, v))
@@ -1709,6 +1779,141 @@ func UserAgentEqualFold(v string) predicate.Order {
 // UserAgentContainsFold applies the ContainsFold predicate on the "user_agent" field.
 func UserAgentContainsFold(v string) predicate.Order {
 	return predicate.Order(sql.FieldContainsFold(FieldUserAgent, v))
+}
+
+// IdempotencyFingerprintEQ applies the EQ predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintNEQ applies the NEQ predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintNEQ(v string) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintIn applies the In predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldIdempotencyFingerprint, vs...))
+}
+
+// IdempotencyFingerprintNotIn applies the NotIn predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintNotIn(vs ...string) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldIdempotencyFingerprint, vs...))
+}
+
+// IdempotencyFingerprintGT applies the GT predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintGT(v string) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintGTE applies the GTE predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintGTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintLT applies the LT predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintLT(v string) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintLTE applies the LTE predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintLTE(v string) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintContains applies the Contains predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintContains(v string) predicate.Order {
+	return predicate.Order(sql.FieldContains(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintHasPrefix applies the HasPrefix predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintHasPrefix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasPrefix(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintHasSuffix applies the HasSuffix predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintHasSuffix(v string) predicate.Order {
+	return predicate.Order(sql.FieldHasSuffix(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintIsNil applies the IsNil predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldIdempotencyFingerprint))
+}
+
+// IdempotencyFingerprintNotNil applies the NotNil predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldIdempotencyFingerprint))
+}
+
+// IdempotencyFingerprintEqualFold applies the EqualFold predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintEqualFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldEqualFold(FieldIdempotencyFingerprint, v))
+}
+
+// IdempotencyFingerprintContainsFold applies the ContainsFold predicate on the "idempotency_fingerprint" field.
+func IdempotencyFingerprintContainsFold(v string) predicate.Order {
+	return predicate.Order(sql.FieldContainsFold(FieldIdempotencyFingerprint, v))
+}
+
+// StockHoldExpiresAtEQ applies the EQ predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtEQ(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtNEQ applies the NEQ predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtNEQ(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtIn applies the In predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtIn(vs ...time.Time) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldStockHoldExpiresAt, vs...))
+}
+
+// StockHoldExpiresAtNotIn applies the NotIn predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtNotIn(vs ...time.Time) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldStockHoldExpiresAt, vs...))
+}
+
+// StockHoldExpiresAtGT applies the GT predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtGT(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtGTE applies the GTE predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtGTE(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtLT applies the LT predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtLT(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtLTE applies the LTE predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtLTE(v time.Time) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldStockHoldExpiresAt, v))
+}
+
+// StockHoldExpiresAtIsNil applies the IsNil predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtIsNil() predicate.Order {
+	return predicate.Order(sql.FieldIsNull(FieldStockHoldExpiresAt))
+}
+
+// StockHoldExpiresAtNotNil applies the NotNil predicate on the "stock_hold_expires_at" field.
+func StockHoldExpiresAtNotNil() predicate.Order {
+	return predicate.Order(sql.FieldNotNull(FieldStockHoldExpiresAt))
+}
+
+// StockReleasedEQ applies the EQ predicate on the "stock_released" field.
+func StockReleasedEQ(v bool) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldStockReleased, v))
+}
+
+// StockReleasedNEQ applies the NEQ predicate on the "stock_released" field.
+func StockReleasedNEQ(v bool) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldStockReleased, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/google/uuid"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 const (
@@ -54,6 +55,8 @@ const (
 	FieldFulfilledQuantity = "fulfilled_quantity"
 	// FieldRefundedQuantity holds the string denoting the refunded_quantity field in the database.
 	FieldRefundedQuantity = "refunded_quantity"
+	// FieldAllocations holds the string denoting the allocations field in the database.
+	FieldAllocations = "allocations"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
@@ -116,6 +119,7 @@ var Columns = []string{
 	FieldCurrency,
 	FieldFulfilledQuantity,
 	FieldRefundedQuantity,
+	FieldAllocations,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -180,6 +184,8 @@ var (
 	DefaultRefundedQuantity int
 	// RefundedQuantityValidator is a validator for the "refunded_quantity" field. It is called by the builders before save.
 	RefundedQuantityValidator func(int) error
+	// DefaultAllocations holds the default value on creation for the "allocations" field.
+	DefaultAllocations []types.Allocation
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )

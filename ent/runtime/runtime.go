@@ -44,6 +44,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/workflowenrollment"
 	"github.com/omnisphere/omnisphere/ent/workflowstep"
 	"github.com/omnisphere/omnisphere/schema"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -819,24 +820,28 @@ func init() {
 	discount.DefaultUsageCount = discountDescUsageCount.Default.(int)
 	// discount.UsageCountValidator is a validator for the "usage_count" field. It is called by the builders before save.
 	discount.UsageCountValidator = discountDescUsageCount.Validators[0].(func(int) error)
+	// discountDescCombinable is the schema descriptor for combinable field.
+	discountDescCombinable := discountFields[8].Descriptor()
+	// discount.DefaultCombinable holds the default value on creation for the combinable field.
+	discount.DefaultCombinable = discountDescCombinable.Default.(bool)
 	// discountDescOncePerCustomer is the schema descriptor for once_per_customer field.
-	discountDescOncePerCustomer := discountFields[8].Descriptor()
+	discountDescOncePerCustomer := discountFields[9].Descriptor()
 	// discount.DefaultOncePerCustomer holds the default value on creation for the once_per_customer field.
 	discount.DefaultOncePerCustomer = discountDescOncePerCustomer.Default.(bool)
 	// discountDescStartsAt is the schema descriptor for starts_at field.
-	discountDescStartsAt := discountFields[9].Descriptor()
+	discountDescStartsAt := discountFields[10].Descriptor()
 	// discount.DefaultStartsAt holds the default value on creation for the starts_at field.
 	discount.DefaultStartsAt = discountDescStartsAt.Default.(func() time.Time)
 	// discountDescActive is the schema descriptor for active field.
-	discountDescActive := discountFields[11].Descriptor()
+	discountDescActive := discountFields[12].Descriptor()
 	// discount.DefaultActive holds the default value on creation for the active field.
 	discount.DefaultActive = discountDescActive.Default.(bool)
 	// discountDescAppliesToProductIds is the schema descriptor for applies_to_product_ids field.
-	discountDescAppliesToProductIds := discountFields[13].Descriptor()
+	discountDescAppliesToProductIds := discountFields[14].Descriptor()
 	// discount.DefaultAppliesToProductIds holds the default value on creation for the applies_to_product_ids field.
 	discount.DefaultAppliesToProductIds = discountDescAppliesToProductIds.Default.([]string)
 	// discountDescAppliesToCategoryIds is the schema descriptor for applies_to_category_ids field.
-	discountDescAppliesToCategoryIds := discountFields[14].Descriptor()
+	discountDescAppliesToCategoryIds := discountFields[15].Descriptor()
 	// discount.DefaultAppliesToCategoryIds holds the default value on creation for the applies_to_category_ids field.
 	discount.DefaultAppliesToCategoryIds = discountDescAppliesToCategoryIds.Default.([]string)
 	// discountDescID is the schema descriptor for id field.
@@ -1684,25 +1689,33 @@ func init() {
 	// order.DefaultPlacedAt holds the default value on creation for the placed_at field.
 	order.DefaultPlacedAt = orderDescPlacedAt.Default.(func() time.Time)
 	// orderDescTrackingNumber is the schema descriptor for tracking_number field.
-	orderDescTrackingNumber := orderFields[25].Descriptor()
+	orderDescTrackingNumber := orderFields[26].Descriptor()
 	// order.TrackingNumberValidator is a validator for the "tracking_number" field. It is called by the builders before save.
 	order.TrackingNumberValidator = orderDescTrackingNumber.Validators[0].(func(string) error)
 	// orderDescTrackingURL is the schema descriptor for tracking_url field.
-	orderDescTrackingURL := orderFields[26].Descriptor()
+	orderDescTrackingURL := orderFields[27].Descriptor()
 	// order.TrackingURLValidator is a validator for the "tracking_url" field. It is called by the builders before save.
 	order.TrackingURLValidator = orderDescTrackingURL.Validators[0].(func(string) error)
 	// orderDescNote is the schema descriptor for note field.
-	orderDescNote := orderFields[27].Descriptor()
+	orderDescNote := orderFields[28].Descriptor()
 	// order.NoteValidator is a validator for the "note" field. It is called by the builders before save.
 	order.NoteValidator = orderDescNote.Validators[0].(func(string) error)
 	// orderDescIP is the schema descriptor for ip field.
-	orderDescIP := orderFields[29].Descriptor()
+	orderDescIP := orderFields[30].Descriptor()
 	// order.IPValidator is a validator for the "ip" field. It is called by the builders before save.
 	order.IPValidator = orderDescIP.Validators[0].(func(string) error)
 	// orderDescUserAgent is the schema descriptor for user_agent field.
-	orderDescUserAgent := orderFields[30].Descriptor()
+	orderDescUserAgent := orderFields[31].Descriptor()
 	// order.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	order.UserAgentValidator = orderDescUserAgent.Validators[0].(func(string) error)
+	// orderDescIdempotencyFingerprint is the schema descriptor for idempotency_fingerprint field.
+	orderDescIdempotencyFingerprint := orderFields[32].Descriptor()
+	// order.IdempotencyFingerprintValidator is a validator for the "idempotency_fingerprint" field. It is called by the builders before save.
+	order.IdempotencyFingerprintValidator = orderDescIdempotencyFingerprint.Validators[0].(func(string) error)
+	// orderDescStockReleased is the schema descriptor for stock_released field.
+	orderDescStockReleased := orderFields[34].Descriptor()
+	// order.DefaultStockReleased holds the default value on creation for the stock_released field.
+	order.DefaultStockReleased = orderDescStockReleased.Default.(bool)
 	// orderDescID is the schema descriptor for id field.
 	orderDescID := orderMixinFields0[0].Descriptor()
 	// order.DefaultID holds the default value on creation for the id field.
@@ -1931,6 +1944,10 @@ func init() {
 	orderitem.DefaultRefundedQuantity = orderitemDescRefundedQuantity.Default.(int)
 	// orderitem.RefundedQuantityValidator is a validator for the "refunded_quantity" field. It is called by the builders before save.
 	orderitem.RefundedQuantityValidator = orderitemDescRefundedQuantity.Validators[0].(func(int) error)
+	// orderitemDescAllocations is the schema descriptor for allocations field.
+	orderitemDescAllocations := orderitemFields[16].Descriptor()
+	// orderitem.DefaultAllocations holds the default value on creation for the allocations field.
+	orderitem.DefaultAllocations = orderitemDescAllocations.Default.([]types.Allocation)
 	// orderitemDescID is the schema descriptor for id field.
 	orderitemDescID := orderitemMixinFields0[0].Descriptor()
 	// orderitem.DefaultID holds the default value on creation for the id field.
@@ -2715,24 +2732,32 @@ func init() {
 	shippingmethodDescMaxSubtotalAmount := shippingmethodFields[6].Descriptor()
 	// shippingmethod.MaxSubtotalAmountValidator is a validator for the "max_subtotal_amount" field. It is called by the builders before save.
 	shippingmethod.MaxSubtotalAmountValidator = shippingmethodDescMaxSubtotalAmount.Validators[0].(func(int64) error)
+	// shippingmethodDescFreeOverAmount is the schema descriptor for free_over_amount field.
+	shippingmethodDescFreeOverAmount := shippingmethodFields[7].Descriptor()
+	// shippingmethod.FreeOverAmountValidator is a validator for the "free_over_amount" field. It is called by the builders before save.
+	shippingmethod.FreeOverAmountValidator = shippingmethodDescFreeOverAmount.Validators[0].(func(int64) error)
+	// shippingmethodDescWeightBands is the schema descriptor for weight_bands field.
+	shippingmethodDescWeightBands := shippingmethodFields[8].Descriptor()
+	// shippingmethod.DefaultWeightBands holds the default value on creation for the weight_bands field.
+	shippingmethod.DefaultWeightBands = shippingmethodDescWeightBands.Default.([]types.WeightBand)
 	// shippingmethodDescCountries is the schema descriptor for countries field.
-	shippingmethodDescCountries := shippingmethodFields[7].Descriptor()
+	shippingmethodDescCountries := shippingmethodFields[9].Descriptor()
 	// shippingmethod.DefaultCountries holds the default value on creation for the countries field.
 	shippingmethod.DefaultCountries = shippingmethodDescCountries.Default.([]string)
 	// shippingmethodDescEstimatedDaysMin is the schema descriptor for estimated_days_min field.
-	shippingmethodDescEstimatedDaysMin := shippingmethodFields[8].Descriptor()
+	shippingmethodDescEstimatedDaysMin := shippingmethodFields[10].Descriptor()
 	// shippingmethod.EstimatedDaysMinValidator is a validator for the "estimated_days_min" field. It is called by the builders before save.
 	shippingmethod.EstimatedDaysMinValidator = shippingmethodDescEstimatedDaysMin.Validators[0].(func(int) error)
 	// shippingmethodDescEstimatedDaysMax is the schema descriptor for estimated_days_max field.
-	shippingmethodDescEstimatedDaysMax := shippingmethodFields[9].Descriptor()
+	shippingmethodDescEstimatedDaysMax := shippingmethodFields[11].Descriptor()
 	// shippingmethod.EstimatedDaysMaxValidator is a validator for the "estimated_days_max" field. It is called by the builders before save.
 	shippingmethod.EstimatedDaysMaxValidator = shippingmethodDescEstimatedDaysMax.Validators[0].(func(int) error)
 	// shippingmethodDescActive is the schema descriptor for active field.
-	shippingmethodDescActive := shippingmethodFields[10].Descriptor()
+	shippingmethodDescActive := shippingmethodFields[12].Descriptor()
 	// shippingmethod.DefaultActive holds the default value on creation for the active field.
 	shippingmethod.DefaultActive = shippingmethodDescActive.Default.(bool)
 	// shippingmethodDescPosition is the schema descriptor for position field.
-	shippingmethodDescPosition := shippingmethodFields[11].Descriptor()
+	shippingmethodDescPosition := shippingmethodFields[13].Descriptor()
 	// shippingmethod.DefaultPosition holds the default value on creation for the position field.
 	shippingmethod.DefaultPosition = shippingmethodDescPosition.Default.(int)
 	// shippingmethodDescID is the schema descriptor for id field.
@@ -2839,11 +2864,11 @@ func init() {
 	// shoppingcart.DefaultDiscountCodes holds the default value on creation for the discount_codes field.
 	shoppingcart.DefaultDiscountCodes = shoppingcartDescDiscountCodes.Default.([]string)
 	// shoppingcartDescAnonymousID is the schema descriptor for anonymous_id field.
-	shoppingcartDescAnonymousID := shoppingcartFields[13].Descriptor()
+	shoppingcartDescAnonymousID := shoppingcartFields[14].Descriptor()
 	// shoppingcart.AnonymousIDValidator is a validator for the "anonymous_id" field. It is called by the builders before save.
 	shoppingcart.AnonymousIDValidator = shoppingcartDescAnonymousID.Validators[0].(func(string) error)
 	// shoppingcartDescNote is the schema descriptor for note field.
-	shoppingcartDescNote := shoppingcartFields[17].Descriptor()
+	shoppingcartDescNote := shoppingcartFields[18].Descriptor()
 	// shoppingcart.NoteValidator is a validator for the "note" field. It is called by the builders before save.
 	shoppingcart.NoteValidator = shoppingcartDescNote.Validators[0].(func(string) error)
 	// shoppingcartDescID is the schema descriptor for id field.
@@ -2923,28 +2948,34 @@ func init() {
 	storefrontconfigDescPricesIncludeTax := storefrontconfigFields[9].Descriptor()
 	// storefrontconfig.DefaultPricesIncludeTax holds the default value on creation for the prices_include_tax field.
 	storefrontconfig.DefaultPricesIncludeTax = storefrontconfigDescPricesIncludeTax.Default.(bool)
+	// storefrontconfigDescNextOrderNumber is the schema descriptor for next_order_number field.
+	storefrontconfigDescNextOrderNumber := storefrontconfigFields[10].Descriptor()
+	// storefrontconfig.DefaultNextOrderNumber holds the default value on creation for the next_order_number field.
+	storefrontconfig.DefaultNextOrderNumber = storefrontconfigDescNextOrderNumber.Default.(int)
+	// storefrontconfig.NextOrderNumberValidator is a validator for the "next_order_number" field. It is called by the builders before save.
+	storefrontconfig.NextOrderNumberValidator = storefrontconfigDescNextOrderNumber.Validators[0].(func(int) error)
 	// storefrontconfigDescGuestCheckout is the schema descriptor for guest_checkout field.
-	storefrontconfigDescGuestCheckout := storefrontconfigFields[10].Descriptor()
+	storefrontconfigDescGuestCheckout := storefrontconfigFields[11].Descriptor()
 	// storefrontconfig.DefaultGuestCheckout holds the default value on creation for the guest_checkout field.
 	storefrontconfig.DefaultGuestCheckout = storefrontconfigDescGuestCheckout.Default.(bool)
 	// storefrontconfigDescPublished is the schema descriptor for published field.
-	storefrontconfigDescPublished := storefrontconfigFields[11].Descriptor()
+	storefrontconfigDescPublished := storefrontconfigFields[12].Descriptor()
 	// storefrontconfig.DefaultPublished holds the default value on creation for the published field.
 	storefrontconfig.DefaultPublished = storefrontconfigDescPublished.Default.(bool)
 	// storefrontconfigDescShowStockQuantity is the schema descriptor for show_stock_quantity field.
-	storefrontconfigDescShowStockQuantity := storefrontconfigFields[12].Descriptor()
+	storefrontconfigDescShowStockQuantity := storefrontconfigFields[13].Descriptor()
 	// storefrontconfig.DefaultShowStockQuantity holds the default value on creation for the show_stock_quantity field.
 	storefrontconfig.DefaultShowStockQuantity = storefrontconfigDescShowStockQuantity.Default.(bool)
 	// storefrontconfigDescSeoTitle is the schema descriptor for seo_title field.
-	storefrontconfigDescSeoTitle := storefrontconfigFields[13].Descriptor()
+	storefrontconfigDescSeoTitle := storefrontconfigFields[14].Descriptor()
 	// storefrontconfig.SeoTitleValidator is a validator for the "seo_title" field. It is called by the builders before save.
 	storefrontconfig.SeoTitleValidator = storefrontconfigDescSeoTitle.Validators[0].(func(string) error)
 	// storefrontconfigDescSeoDescription is the schema descriptor for seo_description field.
-	storefrontconfigDescSeoDescription := storefrontconfigFields[14].Descriptor()
+	storefrontconfigDescSeoDescription := storefrontconfigFields[15].Descriptor()
 	// storefrontconfig.SeoDescriptionValidator is a validator for the "seo_description" field. It is called by the builders before save.
 	storefrontconfig.SeoDescriptionValidator = storefrontconfigDescSeoDescription.Validators[0].(func(string) error)
 	// storefrontconfigDescSeoImageURL is the schema descriptor for seo_image_url field.
-	storefrontconfigDescSeoImageURL := storefrontconfigFields[15].Descriptor()
+	storefrontconfigDescSeoImageURL := storefrontconfigFields[16].Descriptor()
 	// storefrontconfig.SeoImageURLValidator is a validator for the "seo_image_url" field. It is called by the builders before save.
 	storefrontconfig.SeoImageURLValidator = storefrontconfigDescSeoImageURL.Validators[0].(func(string) error)
 	// storefrontconfigDescID is the schema descriptor for id field.

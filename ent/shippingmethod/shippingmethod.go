@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/google/uuid"
+	"github.com/omnisphere/omnisphere/schema/types"
 )
 
 const (
@@ -36,6 +37,10 @@ const (
 	FieldMinSubtotalAmount = "min_subtotal_amount"
 	// FieldMaxSubtotalAmount holds the string denoting the max_subtotal_amount field in the database.
 	FieldMaxSubtotalAmount = "max_subtotal_amount"
+	// FieldFreeOverAmount holds the string denoting the free_over_amount field in the database.
+	FieldFreeOverAmount = "free_over_amount"
+	// FieldWeightBands holds the string denoting the weight_bands field in the database.
+	FieldWeightBands = "weight_bands"
 	// FieldCountries holds the string denoting the countries field in the database.
 	FieldCountries = "countries"
 	// FieldEstimatedDaysMin holds the string denoting the estimated_days_min field in the database.
@@ -90,6 +95,8 @@ var Columns = []string{
 	FieldCurrency,
 	FieldMinSubtotalAmount,
 	FieldMaxSubtotalAmount,
+	FieldFreeOverAmount,
+	FieldWeightBands,
 	FieldCountries,
 	FieldEstimatedDaysMin,
 	FieldEstimatedDaysMax,
@@ -139,6 +146,10 @@ var (
 	MinSubtotalAmountValidator func(int64) error
 	// MaxSubtotalAmountValidator is a validator for the "max_subtotal_amount" field. It is called by the builders before save.
 	MaxSubtotalAmountValidator func(int64) error
+	// FreeOverAmountValidator is a validator for the "free_over_amount" field. It is called by the builders before save.
+	FreeOverAmountValidator func(int64) error
+	// DefaultWeightBands holds the default value on creation for the "weight_bands" field.
+	DefaultWeightBands []types.WeightBand
 	// DefaultCountries holds the default value on creation for the "countries" field.
 	DefaultCountries []string
 	// EstimatedDaysMinValidator is a validator for the "estimated_days_min" field. It is called by the builders before save.
@@ -209,6 +220,11 @@ func ByMinSubtotalAmount(opts ...sql.OrderTermOption) OrderOption {
 // ByMaxSubtotalAmount orders the results by the max_subtotal_amount field.
 func ByMaxSubtotalAmount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMaxSubtotalAmount, opts...).ToFunc()
+}
+
+// ByFreeOverAmount orders the results by the free_over_amount field.
+func ByFreeOverAmount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFreeOverAmount, opts...).ToFunc()
 }
 
 // ByEstimatedDaysMin orders the results by the estimated_days_min field.

@@ -106,6 +106,11 @@ func MaxSubtotalAmount(v int64) predicate.ShippingMethod {
 	return predicate.ShippingMethod(sql.FieldEQ(FieldMaxSubtotalAmount, v))
 }
 
+// FreeOverAmount applies equality check predicate on the "free_over_amount" field. It's identical to FreeOverAmountEQ.
+func FreeOverAmount(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldEQ(FieldFreeOverAmount, v))
+}
+
 // EstimatedDaysMin applies equality check predicate on the "estimated_days_min" field. It's identical to EstimatedDaysMinEQ.
 func EstimatedDaysMin(v int) predicate.ShippingMethod {
 	return predicate.ShippingMethod(sql.FieldEQ(FieldEstimatedDaysMin, v))
@@ -634,6 +639,56 @@ func MaxSubtotalAmountIsNil() predicate.ShippingMethod {
 // MaxSubtotalAmountNotNil applies the NotNil predicate on the "max_subtotal_amount" field.
 func MaxSubtotalAmountNotNil() predicate.ShippingMethod {
 	return predicate.ShippingMethod(sql.FieldNotNull(FieldMaxSubtotalAmount))
+}
+
+// FreeOverAmountEQ applies the EQ predicate on the "free_over_amount" field.
+func FreeOverAmountEQ(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldEQ(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountNEQ applies the NEQ predicate on the "free_over_amount" field.
+func FreeOverAmountNEQ(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldNEQ(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountIn applies the In predicate on the "free_over_amount" field.
+func FreeOverAmountIn(vs ...int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldIn(FieldFreeOverAmount, vs...))
+}
+
+// FreeOverAmountNotIn applies the NotIn predicate on the "free_over_amount" field.
+func FreeOverAmountNotIn(vs ...int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldNotIn(FieldFreeOverAmount, vs...))
+}
+
+// FreeOverAmountGT applies the GT predicate on the "free_over_amount" field.
+func FreeOverAmountGT(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldGT(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountGTE applies the GTE predicate on the "free_over_amount" field.
+func FreeOverAmountGTE(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldGTE(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountLT applies the LT predicate on the "free_over_amount" field.
+func FreeOverAmountLT(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldLT(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountLTE applies the LTE predicate on the "free_over_amount" field.
+func FreeOverAmountLTE(v int64) predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldLTE(FieldFreeOverAmount, v))
+}
+
+// FreeOverAmountIsNil applies the IsNil predicate on the "free_over_amount" field.
+func FreeOverAmountIsNil() predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldIsNull(FieldFreeOverAmount))
+}
+
+// FreeOverAmountNotNil applies the NotNil predicate on the "free_over_amount" field.
+func FreeOverAmountNotNil() predicate.ShippingMethod {
+	return predicate.ShippingMethod(sql.FieldNotNull(FieldFreeOverAmount))
 }
 
 // EstimatedDaysMinEQ applies the EQ predicate on the "estimated_days_min" field.

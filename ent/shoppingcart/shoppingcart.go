@@ -49,6 +49,8 @@ const (
 	FieldDiscountCodes = "discount_codes"
 	// FieldShippingAddress holds the string denoting the shipping_address field in the database.
 	FieldShippingAddress = "shipping_address"
+	// FieldBillingAddress holds the string denoting the billing_address field in the database.
+	FieldBillingAddress = "billing_address"
 	// FieldShippingMethodID holds the string denoting the shipping_method_id field in the database.
 	FieldShippingMethodID = "shipping_method_id"
 	// FieldAnonymousID holds the string denoting the anonymous_id field in the database.
@@ -128,6 +130,7 @@ var Columns = []string{
 	FieldTotalAmount,
 	FieldDiscountCodes,
 	FieldShippingAddress,
+	FieldBillingAddress,
 	FieldShippingMethodID,
 	FieldAnonymousID,
 	FieldAbandonedAt,

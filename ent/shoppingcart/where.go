@@ -711,6 +711,16 @@ func ShippingAddressNotNil() predicate.ShoppingCart {
 	return predicate.ShoppingCart(sql.FieldNotNull(FieldShippingAddress))
 }
 
+// BillingAddressIsNil applies the IsNil predicate on the "billing_address" field.
+func BillingAddressIsNil() predicate.ShoppingCart {
+	return predicate.ShoppingCart(sql.FieldIsNull(FieldBillingAddress))
+}
+
+// BillingAddressNotNil applies the NotNil predicate on the "billing_address" field.
+func BillingAddressNotNil() predicate.ShoppingCart {
+	return predicate.ShoppingCart(sql.FieldNotNull(FieldBillingAddress))
+}
+
 // ShippingMethodIDEQ applies the EQ predicate on the "shipping_method_id" field.
 func ShippingMethodIDEQ(v uuid.UUID) predicate.ShoppingCart {
 	return predicate.ShoppingCart(sql.FieldEQ(FieldShippingMethodID, v))

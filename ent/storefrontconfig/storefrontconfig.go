@@ -42,6 +42,8 @@ const (
 	FieldTaxRateBps = "tax_rate_bps"
 	// FieldPricesIncludeTax holds the string denoting the prices_include_tax field in the database.
 	FieldPricesIncludeTax = "prices_include_tax"
+	// FieldNextOrderNumber holds the string denoting the next_order_number field in the database.
+	FieldNextOrderNumber = "next_order_number"
 	// FieldGuestCheckout holds the string denoting the guest_checkout field in the database.
 	FieldGuestCheckout = "guest_checkout"
 	// FieldPublished holds the string denoting the published field in the database.
@@ -85,6 +87,7 @@ var Columns = []string{
 	FieldCurrency,
 	FieldTaxRateBps,
 	FieldPricesIncludeTax,
+	FieldNextOrderNumber,
 	FieldGuestCheckout,
 	FieldPublished,
 	FieldShowStockQuantity,
@@ -140,6 +143,10 @@ var (
 	TaxRateBpsValidator func(int) error
 	// DefaultPricesIncludeTax holds the default value on creation for the "prices_include_tax" field.
 	DefaultPricesIncludeTax bool
+	// DefaultNextOrderNumber holds the default value on creation for the "next_order_number" field.
+	DefaultNextOrderNumber int
+	// NextOrderNumberValidator is a validator for the "next_order_number" field. It is called by the builders before save.
+	NextOrderNumberValidator func(int) error
 	// DefaultGuestCheckout holds the default value on creation for the "guest_checkout" field.
 	DefaultGuestCheckout bool
 	// DefaultPublished holds the default value on creation for the "published" field.
@@ -217,6 +224,11 @@ func ByTaxRateBps(opts ...sql.OrderTermOption) OrderOption {
 // ByPricesIncludeTax orders the results by the prices_include_tax field.
 func ByPricesIncludeTax(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPricesIncludeTax, opts...).ToFunc()
+}
+
+// ByNextOrderNumber orders the results by the next_order_number field.
+func ByNextOrderNumber(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNextOrderNumber, opts...).ToFunc()
 }
 
 // ByGuestCheckout orders the results by the guest_checkout field.

@@ -111,6 +111,11 @@ func PricesIncludeTax(v bool) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldEQ(FieldPricesIncludeTax, v))
 }
 
+// NextOrderNumber applies equality check predicate on the "next_order_number" field. It's identical to NextOrderNumberEQ.
+func NextOrderNumber(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldEQ(FieldNextOrderNumber, v))
+}
+
 // GuestCheckout applies equality check predicate on the "guest_checkout" field. It's identical to GuestCheckoutEQ.
 func GuestCheckout(v bool) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldEQ(FieldGuestCheckout, v))
@@ -729,6 +734,46 @@ func PricesIncludeTaxEQ(v bool) predicate.StorefrontConfig {
 // PricesIncludeTaxNEQ applies the NEQ predicate on the "prices_include_tax" field.
 func PricesIncludeTaxNEQ(v bool) predicate.StorefrontConfig {
 	return predicate.StorefrontConfig(sql.FieldNEQ(FieldPricesIncludeTax, v))
+}
+
+// NextOrderNumberEQ applies the EQ predicate on the "next_order_number" field.
+func NextOrderNumberEQ(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldEQ(FieldNextOrderNumber, v))
+}
+
+// NextOrderNumberNEQ applies the NEQ predicate on the "next_order_number" field.
+func NextOrderNumberNEQ(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldNEQ(FieldNextOrderNumber, v))
+}
+
+// NextOrderNumberIn applies the In predicate on the "next_order_number" field.
+func NextOrderNumberIn(vs ...int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldIn(FieldNextOrderNumber, vs...))
+}
+
+// NextOrderNumberNotIn applies the NotIn predicate on the "next_order_number" field.
+func NextOrderNumberNotIn(vs ...int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldNotIn(FieldNextOrderNumber, vs...))
+}
+
+// NextOrderNumberGT applies the GT predicate on the "next_order_number" field.
+func NextOrderNumberGT(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldGT(FieldNextOrderNumber, v))
+}
+
+// NextOrderNumberGTE applies the GTE predicate on the "next_order_number" field.
+func NextOrderNumberGTE(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldGTE(FieldNextOrderNumber, v))
+}
+
+// NextOrderNumberLT applies the LT predicate on the "next_order_number" field.
+func NextOrderNumberLT(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldLT(FieldNextOrderNumber, v))
+}
+
+// NextOrderNumberLTE applies the LTE predicate on the "next_order_number" field.
+func NextOrderNumberLTE(v int) predicate.StorefrontConfig {
+	return predicate.StorefrontConfig(sql.FieldLTE(FieldNextOrderNumber, v))
 }
 
 // GuestCheckoutEQ applies the EQ predicate on the "guest_checkout" field.

@@ -46,8 +46,15 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type CustomerResolver interface {
+	Orders(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.OrderConnection, error)
+	ActiveCart(ctx context.Context, obj *ent.Customer) (*model.Cart, error)
+}
 type InventoryLevelResolver interface {
 	QuantityAvailable(ctx context.Context, obj *ent.InventoryLevel) (int, error)
+}
+type MerchantAccountResolver interface {
+	PaymentsEnabled(ctx context.Context, obj *ent.MerchantAccount) (bool, error)
 }
 type ProductResolver interface {
 	Variants(ctx context.Context, obj *ent.Product) ([]*ent.ProductVariant, error)
@@ -87,10 +94,14 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.Me, error)
 	Customer(ctx context.Context) (*ent.Customer, error)
 	APIKeyPermissions(ctx context.Context) ([]string, error)
+	Cart(ctx context.Context, id uuid.UUID) (*model.Cart, error)
 	Products(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], query *string, filter *model.ProductFilter, sortKey *model.ProductSortKeys, reverse *bool, where *ent.ProductWhereInput, orderBy *ent.ProductOrder) (*ent.ProductConnection, error)
 	Product(ctx context.Context, id *uuid.UUID, slug *string) (*ent.Product, error)
 	Categories(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID]) (*ent.ProductCategoryConnection, error)
 	Storefront(ctx context.Context) (*ent.StorefrontConfig, error)
+}
+type ShippingMethodResolver interface {
+	WeightBands(ctx context.Context, obj *ent.ShippingMethod) ([]*model.ShippingWeightBand, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -256,6 +267,44 @@ func (ec *executionContext) field_Customer_events_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Customer_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -756,6 +805,20 @@ func (ec *executionContext) field_Query_capturePopups_args(ctx context.Context, 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_cart_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5349,6 +5412,118 @@ func (ec *executionContext) fieldContext_Customer_segmentMemberships(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Customer_orders(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Customer().Orders(ctx, obj, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STOREFRONT")
+				if err != nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OrderConnection) graphql.Marshaler {
+			return ec.marshalNOrderConnection2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚐOrderConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Customer_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_activeCart(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_activeCart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().ActiveCart(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STOREFRONT")
+				if err != nil {
+					var zeroVal *model.Cart
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Cart
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalOCart2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐCart(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_activeCart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6824,6 +6999,29 @@ func (ec *executionContext) _Discount_usageCount(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Discount_usageCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Discount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Discount_combinable(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_combinable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Combinable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_combinable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Discount_oncePerCustomer(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
@@ -11583,6 +11781,47 @@ func (ec *executionContext) fieldContext_MerchantAccount_currentPeriodEnd(_ cont
 	return graphql.NewScalarFieldContext("MerchantAccount", field, false, false, "Time")
 }
 
+func (ec *executionContext) _MerchantAccount_paymentsEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAccount_paymentsEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MerchantAccount().PaymentsEnabled(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAccount_paymentsEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAccount", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12181,6 +12420,29 @@ func (ec *executionContext) fieldContext_Order_fulfilledAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Order_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Order_cancelledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12330,7 +12592,30 @@ func (ec *executionContext) _Order_ip(ctx context.Context, field graphql.Collect
 		func(ctx context.Context) (any, error) {
 			return obj.IP, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "orders:read")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -12353,7 +12638,30 @@ func (ec *executionContext) _Order_userAgent(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return obj.UserAgent, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "orders:read")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -12363,6 +12671,98 @@ func (ec *executionContext) _Order_userAgent(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Order_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_stockHoldExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_stockHoldExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StockHoldExpiresAt, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "orders:read")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_stockHoldExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Order_stockReleased(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_stockReleased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StockReleased, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "orders:read")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_stockReleased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Order_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -18772,6 +19172,68 @@ func (ec *executionContext) fieldContext_Query_apiKeyPermissions(_ context.Conte
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
+func (ec *executionContext) _Query_cart(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Cart(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STOREFRONT")
+				if err != nil {
+					var zeroVal *model.Cart
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Cart
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalOCart2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐCart(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cart(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_cart_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_products(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20407,6 +20869,29 @@ func (ec *executionContext) fieldContext_ShippingMethod_maxSubtotalAmount(_ cont
 	return graphql.NewScalarFieldContext("ShippingMethod", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ShippingMethod_freeOverAmount(ctx context.Context, field graphql.CollectedField, obj *ent.ShippingMethod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShippingMethod_freeOverAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FreeOverAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShippingMethod_freeOverAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShippingMethod", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ShippingMethod_countries(ctx context.Context, field graphql.CollectedField, obj *ent.ShippingMethod) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20520,6 +21005,56 @@ func (ec *executionContext) _ShippingMethod_position(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ShippingMethod_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShippingMethod", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShippingMethod_weightBands(ctx context.Context, field graphql.CollectedField, obj *ent.ShippingMethod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShippingMethod_weightBands(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShippingMethod().WeightBands(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STOREFRONT")
+				if err != nil {
+					var zeroVal []*model.ShippingWeightBand
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.ShippingWeightBand
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShippingWeightBand) graphql.Marshaler {
+			return ec.marshalNShippingWeightBand2ᚕᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐShippingWeightBandᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShippingMethod_weightBands(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShippingMethod",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShippingWeightBand(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ShippingMethodConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ShippingMethodConnection) (ret graphql.Marshaler) {
@@ -21006,6 +21541,29 @@ func (ec *executionContext) _ShoppingCart_shippingAddress(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_ShoppingCart_shippingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShoppingCart", field, false, false, "Map")
+}
+
+func (ec *executionContext) _ShoppingCart_billingAddress(ctx context.Context, field graphql.CollectedField, obj *ent.ShoppingCart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShoppingCart_billingAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillingAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShoppingCart_billingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ShoppingCart", field, false, false, "Map")
 }
 
@@ -35092,7 +35650,7 @@ func (ec *executionContext) unmarshalInputDiscountWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "code", "codeNEQ", "codeIn", "codeNotIn", "codeGT", "codeGTE", "codeLT", "codeLTE", "codeContains", "codeHasPrefix", "codeHasSuffix", "codeEqualFold", "codeContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleIsNil", "titleNotNil", "titleEqualFold", "titleContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "value", "valueNEQ", "valueIn", "valueNotIn", "valueGT", "valueGTE", "valueLT", "valueLTE", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "minSubtotalAmount", "minSubtotalAmountNEQ", "minSubtotalAmountIn", "minSubtotalAmountNotIn", "minSubtotalAmountGT", "minSubtotalAmountGTE", "minSubtotalAmountLT", "minSubtotalAmountLTE", "usageLimit", "usageLimitNEQ", "usageLimitIn", "usageLimitNotIn", "usageLimitGT", "usageLimitGTE", "usageLimitLT", "usageLimitLTE", "usageLimitIsNil", "usageLimitNotNil", "usageCount", "usageCountNEQ", "usageCountIn", "usageCountNotIn", "usageCountGT", "usageCountGTE", "usageCountLT", "usageCountLTE", "oncePerCustomer", "oncePerCustomerNEQ", "startsAt", "startsAtNEQ", "startsAtIn", "startsAtNotIn", "startsAtGT", "startsAtGTE", "startsAtLT", "startsAtLTE", "endsAt", "endsAtNEQ", "endsAtIn", "endsAtNotIn", "endsAtGT", "endsAtGTE", "endsAtLT", "endsAtLTE", "endsAtIsNil", "endsAtNotNil", "active", "activeNEQ", "hasRedemptions", "hasRedemptionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "code", "codeNEQ", "codeIn", "codeNotIn", "codeGT", "codeGTE", "codeLT", "codeLTE", "codeContains", "codeHasPrefix", "codeHasSuffix", "codeEqualFold", "codeContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleIsNil", "titleNotNil", "titleEqualFold", "titleContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "value", "valueNEQ", "valueIn", "valueNotIn", "valueGT", "valueGTE", "valueLT", "valueLTE", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "minSubtotalAmount", "minSubtotalAmountNEQ", "minSubtotalAmountIn", "minSubtotalAmountNotIn", "minSubtotalAmountGT", "minSubtotalAmountGTE", "minSubtotalAmountLT", "minSubtotalAmountLTE", "usageLimit", "usageLimitNEQ", "usageLimitIn", "usageLimitNotIn", "usageLimitGT", "usageLimitGTE", "usageLimitLT", "usageLimitLTE", "usageLimitIsNil", "usageLimitNotNil", "usageCount", "usageCountNEQ", "usageCountIn", "usageCountNotIn", "usageCountGT", "usageCountGTE", "usageCountLT", "usageCountLTE", "combinable", "combinableNEQ", "oncePerCustomer", "oncePerCustomerNEQ", "startsAt", "startsAtNEQ", "startsAtIn", "startsAtNotIn", "startsAtGT", "startsAtGTE", "startsAtLT", "startsAtLTE", "endsAt", "endsAtNEQ", "endsAtIn", "endsAtNotIn", "endsAtGT", "endsAtGTE", "endsAtLT", "endsAtLTE", "endsAtIsNil", "endsAtNotNil", "active", "activeNEQ", "hasRedemptions", "hasRedemptionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35841,6 +36399,20 @@ func (ec *executionContext) unmarshalInputDiscountWhereInput(ctx context.Context
 				return it, err
 			}
 			it.UsageCountLTE = data
+		case "combinable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("combinable"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Combinable = data
+		case "combinableNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("combinableNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CombinableNEQ = data
 		case "oncePerCustomer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oncePerCustomer"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -48961,7 +49533,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "cartID", "cartIDNEQ", "cartIDIn", "cartIDNotIn", "cartIDIsNil", "cartIDNotNil", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "financialStatus", "financialStatusNEQ", "financialStatusIn", "financialStatusNotIn", "fulfillmentStatus", "fulfillmentStatusNEQ", "fulfillmentStatusIn", "fulfillmentStatusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "subtotalAmount", "subtotalAmountNEQ", "subtotalAmountIn", "subtotalAmountNotIn", "subtotalAmountGT", "subtotalAmountGTE", "subtotalAmountLT", "subtotalAmountLTE", "discountAmount", "discountAmountNEQ", "discountAmountIn", "discountAmountNotIn", "discountAmountGT", "discountAmountGTE", "discountAmountLT", "discountAmountLTE", "shippingAmount", "shippingAmountNEQ", "shippingAmountIn", "shippingAmountNotIn", "shippingAmountGT", "shippingAmountGTE", "shippingAmountLT", "shippingAmountLTE", "taxAmount", "taxAmountNEQ", "taxAmountIn", "taxAmountNotIn", "taxAmountGT", "taxAmountGTE", "taxAmountLT", "taxAmountLTE", "totalAmount", "totalAmountNEQ", "totalAmountIn", "totalAmountNotIn", "totalAmountGT", "totalAmountGTE", "totalAmountLT", "totalAmountLTE", "refundedAmount", "refundedAmountNEQ", "refundedAmountIn", "refundedAmountNotIn", "refundedAmountGT", "refundedAmountGTE", "refundedAmountLT", "refundedAmountLTE", "paymentProvider", "paymentProviderNEQ", "paymentProviderIn", "paymentProviderNotIn", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "shippingMethodID", "shippingMethodIDNEQ", "shippingMethodIDIn", "shippingMethodIDNotIn", "shippingMethodIDIsNil", "shippingMethodIDNotNil", "shippingMethodName", "shippingMethodNameNEQ", "shippingMethodNameIn", "shippingMethodNameNotIn", "shippingMethodNameGT", "shippingMethodNameGTE", "shippingMethodNameLT", "shippingMethodNameLTE", "shippingMethodNameContains", "shippingMethodNameHasPrefix", "shippingMethodNameHasSuffix", "shippingMethodNameIsNil", "shippingMethodNameNotNil", "shippingMethodNameEqualFold", "shippingMethodNameContainsFold", "placedAt", "placedAtNEQ", "placedAtIn", "placedAtNotIn", "placedAtGT", "placedAtGTE", "placedAtLT", "placedAtLTE", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "cancelledAt", "cancelledAtNEQ", "cancelledAtIn", "cancelledAtNotIn", "cancelledAtGT", "cancelledAtGTE", "cancelledAtLT", "cancelledAtLTE", "cancelledAtIsNil", "cancelledAtNotNil", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonIsNil", "cancelReasonNotNil", "trackingNumber", "trackingNumberNEQ", "trackingNumberIn", "trackingNumberNotIn", "trackingNumberGT", "trackingNumberGTE", "trackingNumberLT", "trackingNumberLTE", "trackingNumberContains", "trackingNumberHasPrefix", "trackingNumberHasSuffix", "trackingNumberIsNil", "trackingNumberNotNil", "trackingNumberEqualFold", "trackingNumberContainsFold", "trackingURL", "trackingURLNEQ", "trackingURLIn", "trackingURLNotIn", "trackingURLGT", "trackingURLGTE", "trackingURLLT", "trackingURLLTE", "trackingURLContains", "trackingURLHasPrefix", "trackingURLHasSuffix", "trackingURLIsNil", "trackingURLNotNil", "trackingURLEqualFold", "trackingURLContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "ip", "ipNEQ", "ipIn", "ipNotIn", "ipGT", "ipGTE", "ipLT", "ipLTE", "ipContains", "ipHasPrefix", "ipHasSuffix", "ipIsNil", "ipNotNil", "ipEqualFold", "ipContainsFold", "userAgent", "userAgentNEQ", "userAgentIn", "userAgentNotIn", "userAgentGT", "userAgentGTE", "userAgentLT", "userAgentLTE", "userAgentContains", "userAgentHasPrefix", "userAgentHasSuffix", "userAgentIsNil", "userAgentNotNil", "userAgentEqualFold", "userAgentContainsFold", "hasCustomer", "hasCustomerWith", "hasCart", "hasCartWith", "hasShippingMethod", "hasShippingMethodWith", "hasItems", "hasItemsWith", "hasAddresses", "hasAddressesWith", "hasPayments", "hasPaymentsWith", "hasRefunds", "hasRefundsWith", "hasDiscountRedemptions", "hasDiscountRedemptionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "customerID", "customerIDNEQ", "customerIDIn", "customerIDNotIn", "customerIDIsNil", "customerIDNotNil", "cartID", "cartIDNEQ", "cartIDIn", "cartIDNotIn", "cartIDIsNil", "cartIDNotNil", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "financialStatus", "financialStatusNEQ", "financialStatusIn", "financialStatusNotIn", "fulfillmentStatus", "fulfillmentStatusNEQ", "fulfillmentStatusIn", "fulfillmentStatusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "subtotalAmount", "subtotalAmountNEQ", "subtotalAmountIn", "subtotalAmountNotIn", "subtotalAmountGT", "subtotalAmountGTE", "subtotalAmountLT", "subtotalAmountLTE", "discountAmount", "discountAmountNEQ", "discountAmountIn", "discountAmountNotIn", "discountAmountGT", "discountAmountGTE", "discountAmountLT", "discountAmountLTE", "shippingAmount", "shippingAmountNEQ", "shippingAmountIn", "shippingAmountNotIn", "shippingAmountGT", "shippingAmountGTE", "shippingAmountLT", "shippingAmountLTE", "taxAmount", "taxAmountNEQ", "taxAmountIn", "taxAmountNotIn", "taxAmountGT", "taxAmountGTE", "taxAmountLT", "taxAmountLTE", "totalAmount", "totalAmountNEQ", "totalAmountIn", "totalAmountNotIn", "totalAmountGT", "totalAmountGTE", "totalAmountLT", "totalAmountLTE", "refundedAmount", "refundedAmountNEQ", "refundedAmountIn", "refundedAmountNotIn", "refundedAmountGT", "refundedAmountGTE", "refundedAmountLT", "refundedAmountLTE", "paymentProvider", "paymentProviderNEQ", "paymentProviderIn", "paymentProviderNotIn", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "shippingMethodID", "shippingMethodIDNEQ", "shippingMethodIDIn", "shippingMethodIDNotIn", "shippingMethodIDIsNil", "shippingMethodIDNotNil", "shippingMethodName", "shippingMethodNameNEQ", "shippingMethodNameIn", "shippingMethodNameNotIn", "shippingMethodNameGT", "shippingMethodNameGTE", "shippingMethodNameLT", "shippingMethodNameLTE", "shippingMethodNameContains", "shippingMethodNameHasPrefix", "shippingMethodNameHasSuffix", "shippingMethodNameIsNil", "shippingMethodNameNotNil", "shippingMethodNameEqualFold", "shippingMethodNameContainsFold", "placedAt", "placedAtNEQ", "placedAtIn", "placedAtNotIn", "placedAtGT", "placedAtGTE", "placedAtLT", "placedAtLTE", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "cancelledAt", "cancelledAtNEQ", "cancelledAtIn", "cancelledAtNotIn", "cancelledAtGT", "cancelledAtGTE", "cancelledAtLT", "cancelledAtLTE", "cancelledAtIsNil", "cancelledAtNotNil", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonIsNil", "cancelReasonNotNil", "trackingNumber", "trackingNumberNEQ", "trackingNumberIn", "trackingNumberNotIn", "trackingNumberGT", "trackingNumberGTE", "trackingNumberLT", "trackingNumberLTE", "trackingNumberContains", "trackingNumberHasPrefix", "trackingNumberHasSuffix", "trackingNumberIsNil", "trackingNumberNotNil", "trackingNumberEqualFold", "trackingNumberContainsFold", "trackingURL", "trackingURLNEQ", "trackingURLIn", "trackingURLNotIn", "trackingURLGT", "trackingURLGTE", "trackingURLLT", "trackingURLLTE", "trackingURLContains", "trackingURLHasPrefix", "trackingURLHasSuffix", "trackingURLIsNil", "trackingURLNotNil", "trackingURLEqualFold", "trackingURLContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold", "ip", "ipNEQ", "ipIn", "ipNotIn", "ipGT", "ipGTE", "ipLT", "ipLTE", "ipContains", "ipHasPrefix", "ipHasSuffix", "ipIsNil", "ipNotNil", "ipEqualFold", "ipContainsFold", "userAgent", "userAgentNEQ", "userAgentIn", "userAgentNotIn", "userAgentGT", "userAgentGTE", "userAgentLT", "userAgentLTE", "userAgentContains", "userAgentHasPrefix", "userAgentHasSuffix", "userAgentIsNil", "userAgentNotNil", "userAgentEqualFold", "userAgentContainsFold", "stockHoldExpiresAt", "stockHoldExpiresAtNEQ", "stockHoldExpiresAtIn", "stockHoldExpiresAtNotIn", "stockHoldExpiresAtGT", "stockHoldExpiresAtGTE", "stockHoldExpiresAtLT", "stockHoldExpiresAtLTE", "stockHoldExpiresAtIsNil", "stockHoldExpiresAtNotNil", "stockReleased", "stockReleasedNEQ", "hasCustomer", "hasCustomerWith", "hasCart", "hasCartWith", "hasShippingMethod", "hasShippingMethodWith", "hasItems", "hasItemsWith", "hasAddresses", "hasAddressesWith", "hasPayments", "hasPaymentsWith", "hasRefunds", "hasRefundsWith", "hasDiscountRedemptions", "hasDiscountRedemptionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -50494,6 +51066,76 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.FulfilledAtNotNil = data
+		case "deliveredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAt = data
+		case "deliveredAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNEQ = data
+		case "deliveredAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtIn = data
+		case "deliveredAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNotIn = data
+		case "deliveredAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtGT = data
+		case "deliveredAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtGTE = data
+		case "deliveredAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtLT = data
+		case "deliveredAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtLTE = data
+		case "deliveredAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtIsNil = data
+		case "deliveredAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNotNil = data
 		case "cancelledAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancelledAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -51131,6 +51773,90 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.UserAgentContainsFold = data
+		case "stockHoldExpiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAt = data
+		case "stockHoldExpiresAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtNEQ = data
+		case "stockHoldExpiresAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtIn = data
+		case "stockHoldExpiresAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtNotIn = data
+		case "stockHoldExpiresAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtGT = data
+		case "stockHoldExpiresAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtGTE = data
+		case "stockHoldExpiresAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtLT = data
+		case "stockHoldExpiresAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtLTE = data
+		case "stockHoldExpiresAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtIsNil = data
+		case "stockHoldExpiresAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockHoldExpiresAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockHoldExpiresAtNotNil = data
+		case "stockReleased":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockReleased"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockReleased = data
+		case "stockReleasedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockReleasedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StockReleasedNEQ = data
 		case "hasCustomer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -59301,7 +60027,7 @@ func (ec *executionContext) unmarshalInputShippingMethodWhereInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "code", "codeNEQ", "codeIn", "codeNotIn", "codeGT", "codeGTE", "codeLT", "codeLTE", "codeContains", "codeHasPrefix", "codeHasSuffix", "codeEqualFold", "codeContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "price", "priceNEQ", "priceIn", "priceNotIn", "priceGT", "priceGTE", "priceLT", "priceLTE", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "minSubtotalAmount", "minSubtotalAmountNEQ", "minSubtotalAmountIn", "minSubtotalAmountNotIn", "minSubtotalAmountGT", "minSubtotalAmountGTE", "minSubtotalAmountLT", "minSubtotalAmountLTE", "minSubtotalAmountIsNil", "minSubtotalAmountNotNil", "maxSubtotalAmount", "maxSubtotalAmountNEQ", "maxSubtotalAmountIn", "maxSubtotalAmountNotIn", "maxSubtotalAmountGT", "maxSubtotalAmountGTE", "maxSubtotalAmountLT", "maxSubtotalAmountLTE", "maxSubtotalAmountIsNil", "maxSubtotalAmountNotNil", "estimatedDaysMin", "estimatedDaysMinNEQ", "estimatedDaysMinIn", "estimatedDaysMinNotIn", "estimatedDaysMinGT", "estimatedDaysMinGTE", "estimatedDaysMinLT", "estimatedDaysMinLTE", "estimatedDaysMinIsNil", "estimatedDaysMinNotNil", "estimatedDaysMax", "estimatedDaysMaxNEQ", "estimatedDaysMaxIn", "estimatedDaysMaxNotIn", "estimatedDaysMaxGT", "estimatedDaysMaxGTE", "estimatedDaysMaxLT", "estimatedDaysMaxLTE", "estimatedDaysMaxIsNil", "estimatedDaysMaxNotNil", "active", "activeNEQ", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "code", "codeNEQ", "codeIn", "codeNotIn", "codeGT", "codeGTE", "codeLT", "codeLTE", "codeContains", "codeHasPrefix", "codeHasSuffix", "codeEqualFold", "codeContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "price", "priceNEQ", "priceIn", "priceNotIn", "priceGT", "priceGTE", "priceLT", "priceLTE", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "minSubtotalAmount", "minSubtotalAmountNEQ", "minSubtotalAmountIn", "minSubtotalAmountNotIn", "minSubtotalAmountGT", "minSubtotalAmountGTE", "minSubtotalAmountLT", "minSubtotalAmountLTE", "minSubtotalAmountIsNil", "minSubtotalAmountNotNil", "maxSubtotalAmount", "maxSubtotalAmountNEQ", "maxSubtotalAmountIn", "maxSubtotalAmountNotIn", "maxSubtotalAmountGT", "maxSubtotalAmountGTE", "maxSubtotalAmountLT", "maxSubtotalAmountLTE", "maxSubtotalAmountIsNil", "maxSubtotalAmountNotNil", "freeOverAmount", "freeOverAmountNEQ", "freeOverAmountIn", "freeOverAmountNotIn", "freeOverAmountGT", "freeOverAmountGTE", "freeOverAmountLT", "freeOverAmountLTE", "freeOverAmountIsNil", "freeOverAmountNotNil", "estimatedDaysMin", "estimatedDaysMinNEQ", "estimatedDaysMinIn", "estimatedDaysMinNotIn", "estimatedDaysMinGT", "estimatedDaysMinGTE", "estimatedDaysMinLT", "estimatedDaysMinLTE", "estimatedDaysMinIsNil", "estimatedDaysMinNotNil", "estimatedDaysMax", "estimatedDaysMaxNEQ", "estimatedDaysMaxIn", "estimatedDaysMaxNotIn", "estimatedDaysMaxGT", "estimatedDaysMaxGTE", "estimatedDaysMaxLT", "estimatedDaysMaxLTE", "estimatedDaysMaxIsNil", "estimatedDaysMaxNotNil", "active", "activeNEQ", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -60071,6 +60797,76 @@ func (ec *executionContext) unmarshalInputShippingMethodWhereInput(ctx context.C
 				return it, err
 			}
 			it.MaxSubtotalAmountNotNil = data
+		case "freeOverAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmount"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmount = data
+		case "freeOverAmountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountNEQ = data
+		case "freeOverAmountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountIn = data
+		case "freeOverAmountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountNotIn = data
+		case "freeOverAmountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountGT = data
+		case "freeOverAmountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountGTE = data
+		case "freeOverAmountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountLT = data
+		case "freeOverAmountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountLTE = data
+		case "freeOverAmountIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountIsNil = data
+		case "freeOverAmountNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmountNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FreeOverAmountNotNil = data
 		case "estimatedDaysMin":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("estimatedDaysMin"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -69260,6 +70056,18 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_segmentMemberships(ctx, field, obj)
 				})
+		case "orders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_orders(ctx, field, obj)
+				})
+		case "activeCart":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_activeCart(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -69807,6 +70615,11 @@ func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "usageCount":
 			out.Values[i] = ec._Discount_usageCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "combinable":
+			out.Values[i] = ec._Discount_combinable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -71245,103 +72058,109 @@ func (ec *executionContext) _MerchantAccount(ctx context.Context, sel ast.Select
 		case "id":
 			out.Values[i] = ec._MerchantAccount_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._MerchantAccount_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._MerchantAccount_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._MerchantAccount_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "slug":
 			out.Values[i] = ec._MerchantAccount_slug(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._MerchantAccount_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactEmail":
 			out.Values[i] = ec._MerchantAccount_contactEmail(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "defaultCurrency":
 			out.Values[i] = ec._MerchantAccount_defaultCurrency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "country":
 			out.Values[i] = ec._MerchantAccount_country(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "timezone":
 			out.Values[i] = ec._MerchantAccount_timezone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stripeAccountID":
 			out.Values[i] = ec._MerchantAccount_stripeAccountID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "chargesEnabled":
 			out.Values[i] = ec._MerchantAccount_chargesEnabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "payoutsEnabled":
 			out.Values[i] = ec._MerchantAccount_payoutsEnabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "applicationFeeBps":
 			out.Values[i] = ec._MerchantAccount_applicationFeeBps(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "plan":
 			out.Values[i] = ec._MerchantAccount_plan(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subscriptionStatus":
 			out.Values[i] = ec._MerchantAccount_subscriptionStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stripeCustomerID":
 			out.Values[i] = ec._MerchantAccount_stripeCustomerID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stripeSubscriptionID":
 			out.Values[i] = ec._MerchantAccount_stripeSubscriptionID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "trialEndsAt":
 			out.Values[i] = ec._MerchantAccount_trialEndsAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "currentPeriodEnd":
 			out.Values[i] = ec._MerchantAccount_currentPeriodEnd(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "paymentsEnabled":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MerchantAccount_paymentsEnabled(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -71500,6 +72319,11 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "deliveredAt":
+			out.Values[i] = ec._Order_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "cancelledAt":
 			out.Values[i] = ec._Order_cancelledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -71538,6 +72362,16 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "userAgent":
 			out.Values[i] = ec._Order_userAgent(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stockHoldExpiresAt":
+			out.Values[i] = ec._Order_stockHoldExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stockReleased":
+			out.Values[i] = ec._Order_stockReleased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customer":
@@ -73219,6 +74053,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_apiKeyPermissions(ctx, field)
 				})
+		case "cart":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cart(ctx, field)
+				})
 		case "products":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -73654,78 +74494,89 @@ func (ec *executionContext) _ShippingMethod(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._ShippingMethod_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._ShippingMethod_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._ShippingMethod_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._ShippingMethod_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "code":
 			out.Values[i] = ec._ShippingMethod_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._ShippingMethod_description(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "price":
 			out.Values[i] = ec._ShippingMethod_price(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "currency":
 			out.Values[i] = ec._ShippingMethod_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "minSubtotalAmount":
 			out.Values[i] = ec._ShippingMethod_minSubtotalAmount(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "maxSubtotalAmount":
 			out.Values[i] = ec._ShippingMethod_maxSubtotalAmount(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "freeOverAmount":
+			out.Values[i] = ec._ShippingMethod_freeOverAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "countries":
 			out.Values[i] = ec._ShippingMethod_countries(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "estimatedDaysMin":
 			out.Values[i] = ec._ShippingMethod_estimatedDaysMin(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "estimatedDaysMax":
 			out.Values[i] = ec._ShippingMethod_estimatedDaysMax(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "active":
 			out.Values[i] = ec._ShippingMethod_active(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "position":
 			out.Values[i] = ec._ShippingMethod_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "weightBands":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShippingMethod_weightBands(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -73907,6 +74758,11 @@ func (ec *executionContext) _ShoppingCart(ctx context.Context, sel ast.Selection
 			}
 		case "shippingAddress":
 			out.Values[i] = ec._ShoppingCart_shippingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "billingAddress":
+			out.Values[i] = ec._ShoppingCart_billingAddress(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -80180,6 +81036,13 @@ func (ec *executionContext) marshalORefund2ᚕᚖgithubᚗcomᚋomnisphereᚋomn
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalORefund2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Refund(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORefundStatus2ᚕgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚋrefundᚐStatusᚄ(ctx context.Context, v any) ([]refund.Status, error) {

@@ -25,11 +25,14 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Customer() CustomerResolver
 	InventoryLevel() InventoryLevelResolver
+	MerchantAccount() MerchantAccountResolver
 	Mutation() MutationResolver
 	Product() ProductResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
+	ShippingMethod() ShippingMethodResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -185,6 +188,40 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Cart struct {
+		AvailableShippingMethods func(childComplexity int) int
+		BillingAddress           func(childComplexity int) int
+		Cost                     func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		DiscountCodes            func(childComplexity int) int
+		Email                    func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Lines                    func(childComplexity int) int
+		Note                     func(childComplexity int) int
+		RequiresShipping         func(childComplexity int) int
+		ShippingAddress          func(childComplexity int) int
+		ShippingMethod           func(childComplexity int) int
+		TotalQuantity            func(childComplexity int) int
+		UpdatedAt                func(childComplexity int) int
+		Warnings                 func(childComplexity int) int
+	}
+
+	CartCost struct {
+		DiscountTotal func(childComplexity int) int
+		ShippingTotal func(childComplexity int) int
+		Subtotal      func(childComplexity int) int
+		TaxTotal      func(childComplexity int) int
+		TaxesIncluded func(childComplexity int) int
+		Total         func(childComplexity int) int
+	}
+
+	CartDiscountCode struct {
+		Amount     func(childComplexity int) int
+		Applicable func(childComplexity int) int
+		Code       func(childComplexity int) int
+		Reason     func(childComplexity int) int
+	}
+
 	CartItem struct {
 		Cart            func(childComplexity int) int
 		CartID          func(childComplexity int) int
@@ -197,6 +234,41 @@ type ComplexityRoot struct {
 		UpdatedAt       func(childComplexity int) int
 		Variant         func(childComplexity int) int
 		VariantID       func(childComplexity int) int
+	}
+
+	CartLine struct {
+		Cost     func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Quantity func(childComplexity int) int
+		Variant  func(childComplexity int) int
+	}
+
+	CartLineCost struct {
+		Discount  func(childComplexity int) int
+		Subtotal  func(childComplexity int) int
+		Total     func(childComplexity int) int
+		UnitPrice func(childComplexity int) int
+	}
+
+	CartPayload struct {
+		Cart       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
+	CartShippingMethod struct {
+		Description      func(childComplexity int) int
+		EstimatedDaysMax func(childComplexity int) int
+		EstimatedDaysMin func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Price            func(childComplexity int) int
+	}
+
+	CartWarning struct {
+		Code    func(childComplexity int) int
+		LineID  func(childComplexity int) int
+		Message func(childComplexity int) int
 	}
 
 	CategoryCreatePayload struct {
@@ -214,7 +286,22 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	CheckoutCompletePayload struct {
+		Order      func(childComplexity int) int
+		Payment    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CheckoutPayment struct {
+		Amount       func(childComplexity int) int
+		ClientSecret func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
 	Customer struct {
+		ActiveCart              func(childComplexity int) int
 		AnonymousID             func(childComplexity int) int
 		AverageOrderValueAmount func(childComplexity int) int
 		City                    func(childComplexity int) int
@@ -244,6 +331,7 @@ type ComplexityRoot struct {
 		LockedUntil             func(childComplexity int) int
 		Note                    func(childComplexity int) int
 		OrderCount              func(childComplexity int) int
+		Orders                  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 		Phone                   func(childComplexity int) int
 		Properties              func(childComplexity int) int
 		Referrer                func(childComplexity int) int
@@ -361,6 +449,7 @@ type ComplexityRoot struct {
 		AppliesToCategoryIds func(childComplexity int) int
 		AppliesToProductIds  func(childComplexity int) int
 		Code                 func(childComplexity int) int
+		Combinable           func(childComplexity int) int
 		Conditions           func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		Currency             func(childComplexity int) int
@@ -387,6 +476,11 @@ type ComplexityRoot struct {
 	DiscountEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DiscountPayload struct {
+		Discount   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	DiscountRedemption struct {
@@ -637,6 +731,19 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	MailingAddress struct {
+		City        func(childComplexity int) int
+		Company     func(childComplexity int) int
+		CountryCode func(childComplexity int) int
+		FirstName   func(childComplexity int) int
+		LastName    func(childComplexity int) int
+		Line1       func(childComplexity int) int
+		Line2       func(childComplexity int) int
+		Phone       func(childComplexity int) int
+		PostalCode  func(childComplexity int) int
+		Province    func(childComplexity int) int
+	}
+
 	Me struct {
 		Merchant func(childComplexity int) int
 		User     func(childComplexity int) int
@@ -652,6 +759,7 @@ type ComplexityRoot struct {
 		DefaultCurrency      func(childComplexity int) int
 		ID                   func(childComplexity int) int
 		Name                 func(childComplexity int) int
+		PaymentsEnabled      func(childComplexity int) int
 		PayoutsEnabled       func(childComplexity int) int
 		Plan                 func(childComplexity int) int
 		Slug                 func(childComplexity int) int
@@ -680,33 +788,51 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		APIKeyCreate           func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke           func(childComplexity int, input model.APIKeyRevokeInput) int
-		AccountDelete          func(childComplexity int, input model.AccountDeleteInput) int
-		CategoryCreate         func(childComplexity int, input model.CategoryCreateInput) int
-		CategoryDelete         func(childComplexity int, input model.CategoryDeleteInput) int
-		CategoryUpdate         func(childComplexity int, input model.CategoryUpdateInput) int
-		CustomerAccountDelete  func(childComplexity int, input model.AccountDeleteInput) int
-		CustomerLogin          func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerRegister       func(childComplexity int, input model.CustomerRegisterInput) int
-		InventoryAdjust        func(childComplexity int, input model.InventoryAdjustInput) int
-		InventoryLevelUpdate   func(childComplexity int, input model.InventoryLevelUpdateInput) int
-		Login                  func(childComplexity int, input model.LoginInput) int
-		Logout                 func(childComplexity int, input *model.LogoutInput) int
-		MerchantRegister       func(childComplexity int, input model.MerchantRegisterInput) int
-		ProductCreate          func(childComplexity int, input model.ProductCreateInput) int
-		ProductDelete          func(childComplexity int, input model.ProductDeleteInput) int
-		ProductImageAdd        func(childComplexity int, input model.ProductImageAddInput) int
-		ProductImageDelete     func(childComplexity int, input model.ProductImageDeleteInput) int
-		ProductImageUpload     func(childComplexity int, input model.ProductImageUploadInput) int
-		ProductImport          func(childComplexity int, input model.ProductImportInput) int
-		ProductUpdate          func(childComplexity int, input model.ProductUpdateInput) int
-		ProductVariantCreate   func(childComplexity int, input model.ProductVariantCreateInput) int
-		ProductVariantDelete   func(childComplexity int, input model.ProductVariantDeleteInput) int
-		ProductVariantUpdate   func(childComplexity int, input model.ProductVariantUpdateInput) int
-		StorefrontConfigUpdate func(childComplexity int, input model.StorefrontConfigUpdateInput) int
-		TokenRefresh           func(childComplexity int, input model.TokenRefreshInput) int
-		WarehouseCreate        func(childComplexity int, input model.WarehouseCreateInput) int
+		APIKeyCreate             func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke             func(childComplexity int, input model.APIKeyRevokeInput) int
+		AccountDelete            func(childComplexity int, input model.AccountDeleteInput) int
+		CartBuyerIdentityUpdate  func(childComplexity int, cartID uuid.UUID, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate               func(childComplexity int, input model.CartCreateInput) int
+		CartDiscountCodesUpdate  func(childComplexity int, cartID uuid.UUID, discountCodes []string) int
+		CartLinesAdd             func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineInput) int
+		CartLinesRemove          func(childComplexity int, cartID uuid.UUID, lineIds []uuid.UUID) int
+		CartLinesUpdate          func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineUpdateInput) int
+		CartShippingMethodUpdate func(childComplexity int, cartID uuid.UUID, shippingMethodID uuid.UUID) int
+		CategoryCreate           func(childComplexity int, input model.CategoryCreateInput) int
+		CategoryDelete           func(childComplexity int, input model.CategoryDeleteInput) int
+		CategoryUpdate           func(childComplexity int, input model.CategoryUpdateInput) int
+		CheckoutComplete         func(childComplexity int, input model.CheckoutCompleteInput) int
+		CustomerAccountDelete    func(childComplexity int, input model.AccountDeleteInput) int
+		CustomerLogin            func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerRegister         func(childComplexity int, input model.CustomerRegisterInput) int
+		DiscountCreate           func(childComplexity int, input model.DiscountInput) int
+		DiscountUpdate           func(childComplexity int, id uuid.UUID, input model.DiscountInput) int
+		InventoryAdjust          func(childComplexity int, input model.InventoryAdjustInput) int
+		InventoryLevelUpdate     func(childComplexity int, input model.InventoryLevelUpdateInput) int
+		Login                    func(childComplexity int, input model.LoginInput) int
+		Logout                   func(childComplexity int, input *model.LogoutInput) int
+		MerchantRegister         func(childComplexity int, input model.MerchantRegisterInput) int
+		OrderCancel              func(childComplexity int, input model.OrderCancelInput) int
+		OrderFulfill             func(childComplexity int, input model.OrderFulfillInput) int
+		OrderMarkDelivered       func(childComplexity int, id uuid.UUID) int
+		OrderMarkPaid            func(childComplexity int, id uuid.UUID) int
+		ProductCreate            func(childComplexity int, input model.ProductCreateInput) int
+		ProductDelete            func(childComplexity int, input model.ProductDeleteInput) int
+		ProductImageAdd          func(childComplexity int, input model.ProductImageAddInput) int
+		ProductImageDelete       func(childComplexity int, input model.ProductImageDeleteInput) int
+		ProductImageUpload       func(childComplexity int, input model.ProductImageUploadInput) int
+		ProductImport            func(childComplexity int, input model.ProductImportInput) int
+		ProductUpdate            func(childComplexity int, input model.ProductUpdateInput) int
+		ProductVariantCreate     func(childComplexity int, input model.ProductVariantCreateInput) int
+		ProductVariantDelete     func(childComplexity int, input model.ProductVariantDeleteInput) int
+		ProductVariantUpdate     func(childComplexity int, input model.ProductVariantUpdateInput) int
+		RefundCreate             func(childComplexity int, input model.RefundCreateInput) int
+		ShippingMethodCreate     func(childComplexity int, input model.ShippingMethodInput) int
+		ShippingMethodUpdate     func(childComplexity int, id uuid.UUID, input model.ShippingMethodInput) int
+		StorefrontConfigUpdate   func(childComplexity int, input model.StorefrontConfigUpdateInput) int
+		StripeConnectOnboard     func(childComplexity int) int
+		TokenRefresh             func(childComplexity int, input model.TokenRefreshInput) int
+		WarehouseCreate          func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
 	Order struct {
@@ -719,6 +845,7 @@ type ComplexityRoot struct {
 		Currency            func(childComplexity int) int
 		Customer            func(childComplexity int) int
 		CustomerID          func(childComplexity int) int
+		DeliveredAt         func(childComplexity int) int
 		DiscountAmount      func(childComplexity int) int
 		DiscountCodes       func(childComplexity int) int
 		DiscountRedemptions func(childComplexity int) int
@@ -745,6 +872,8 @@ type ComplexityRoot struct {
 		ShippingMethodID    func(childComplexity int) int
 		ShippingMethodName  func(childComplexity int) int
 		Status              func(childComplexity int) int
+		StockHoldExpiresAt  func(childComplexity int) int
+		StockReleased       func(childComplexity int) int
 		SubtotalAmount      func(childComplexity int) int
 		TaxAmount           func(childComplexity int) int
 		TotalAmount         func(childComplexity int) int
@@ -823,6 +952,11 @@ type ComplexityRoot struct {
 		Variant           func(childComplexity int) int
 		VariantID         func(childComplexity int) int
 		VariantTitle      func(childComplexity int) int
+	}
+
+	OrderPayload struct {
+		Order      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	OrderPayment struct {
@@ -1072,6 +1206,7 @@ type ComplexityRoot struct {
 		AuditLogs           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		AutomationWorkflows func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AutomationWorkflowOrder, where *ent.AutomationWorkflowWhereInput) int
 		CapturePopups       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CapturePopupOrder, where *ent.CapturePopupWhereInput) int
+		Cart                func(childComplexity int, id uuid.UUID) int
 		Categories          func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID]) int
 		Customer            func(childComplexity int) int
 		CustomerEvents      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerEventOrder, where *ent.CustomerEventWhereInput) int
@@ -1135,6 +1270,12 @@ type ComplexityRoot struct {
 		UpdatedAt      func(childComplexity int) int
 	}
 
+	RefundCreatePayload struct {
+		Order      func(childComplexity int) int
+		Refund     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	SEO struct {
 		Description func(childComplexity int) int
 		Title       func(childComplexity int) int
@@ -1172,6 +1313,7 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		EstimatedDaysMax  func(childComplexity int) int
 		EstimatedDaysMin  func(childComplexity int) int
+		FreeOverAmount    func(childComplexity int) int
 		ID                func(childComplexity int) int
 		MaxSubtotalAmount func(childComplexity int) int
 		MinSubtotalAmount func(childComplexity int) int
@@ -1179,6 +1321,7 @@ type ComplexityRoot struct {
 		Position          func(childComplexity int) int
 		Price             func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
+		WeightBands       func(childComplexity int) int
 	}
 
 	ShippingMethodConnection struct {
@@ -1192,9 +1335,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ShippingMethodPayload struct {
+		ShippingMethod func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
+	}
+
+	ShippingWeightBand struct {
+		MaxGrams func(childComplexity int) int
+		Price    func(childComplexity int) int
+	}
+
 	ShoppingCart struct {
 		AbandonedAt      func(childComplexity int) int
 		AnonymousID      func(childComplexity int) int
+		BillingAddress   func(childComplexity int) int
 		ConvertedAt      func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
 		Currency         func(childComplexity int) int
@@ -1257,6 +1411,12 @@ type ComplexityRoot struct {
 	StorefrontConfigUpdatePayload struct {
 		StorefrontConfig func(childComplexity int) int
 		UserErrors       func(childComplexity int) int
+	}
+
+	StripeConnectOnboardPayload struct {
+		AccountID  func(childComplexity int) int
+		URL        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -2054,6 +2214,159 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CapturePopupEdge.Node(childComplexity), true
 
+	case "Cart.availableShippingMethods":
+		if e.ComplexityRoot.Cart.AvailableShippingMethods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.AvailableShippingMethods(childComplexity), true
+	case "Cart.billingAddress":
+		if e.ComplexityRoot.Cart.BillingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.BillingAddress(childComplexity), true
+	case "Cart.cost":
+		if e.ComplexityRoot.Cart.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Cost(childComplexity), true
+	case "Cart.createdAt":
+		if e.ComplexityRoot.Cart.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.CreatedAt(childComplexity), true
+	case "Cart.discountCodes":
+		if e.ComplexityRoot.Cart.DiscountCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.DiscountCodes(childComplexity), true
+	case "Cart.email":
+		if e.ComplexityRoot.Cart.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Email(childComplexity), true
+	case "Cart.id":
+		if e.ComplexityRoot.Cart.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.ID(childComplexity), true
+	case "Cart.lines":
+		if e.ComplexityRoot.Cart.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Lines(childComplexity), true
+	case "Cart.note":
+		if e.ComplexityRoot.Cart.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Note(childComplexity), true
+	case "Cart.requiresShipping":
+		if e.ComplexityRoot.Cart.RequiresShipping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.RequiresShipping(childComplexity), true
+	case "Cart.shippingAddress":
+		if e.ComplexityRoot.Cart.ShippingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.ShippingAddress(childComplexity), true
+	case "Cart.shippingMethod":
+		if e.ComplexityRoot.Cart.ShippingMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.ShippingMethod(childComplexity), true
+	case "Cart.totalQuantity":
+		if e.ComplexityRoot.Cart.TotalQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.TotalQuantity(childComplexity), true
+	case "Cart.updatedAt":
+		if e.ComplexityRoot.Cart.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.UpdatedAt(childComplexity), true
+	case "Cart.warnings":
+		if e.ComplexityRoot.Cart.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Warnings(childComplexity), true
+
+	case "CartCost.discountTotal":
+		if e.ComplexityRoot.CartCost.DiscountTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.DiscountTotal(childComplexity), true
+	case "CartCost.shippingTotal":
+		if e.ComplexityRoot.CartCost.ShippingTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.ShippingTotal(childComplexity), true
+	case "CartCost.subtotal":
+		if e.ComplexityRoot.CartCost.Subtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.Subtotal(childComplexity), true
+	case "CartCost.taxTotal":
+		if e.ComplexityRoot.CartCost.TaxTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TaxTotal(childComplexity), true
+	case "CartCost.taxesIncluded":
+		if e.ComplexityRoot.CartCost.TaxesIncluded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.TaxesIncluded(childComplexity), true
+	case "CartCost.total":
+		if e.ComplexityRoot.CartCost.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartCost.Total(childComplexity), true
+
+	case "CartDiscountCode.amount":
+		if e.ComplexityRoot.CartDiscountCode.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Amount(childComplexity), true
+	case "CartDiscountCode.applicable":
+		if e.ComplexityRoot.CartDiscountCode.Applicable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Applicable(childComplexity), true
+	case "CartDiscountCode.code":
+		if e.ComplexityRoot.CartDiscountCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Code(childComplexity), true
+	case "CartDiscountCode.reason":
+		if e.ComplexityRoot.CartDiscountCode.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartDiscountCode.Reason(childComplexity), true
+
 	case "CartItem.cart":
 		if e.ComplexityRoot.CartItem.Cart == nil {
 			break
@@ -2121,6 +2434,131 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CartItem.VariantID(childComplexity), true
 
+	case "CartLine.cost":
+		if e.ComplexityRoot.CartLine.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Cost(childComplexity), true
+	case "CartLine.id":
+		if e.ComplexityRoot.CartLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.ID(childComplexity), true
+	case "CartLine.quantity":
+		if e.ComplexityRoot.CartLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Quantity(childComplexity), true
+	case "CartLine.variant":
+		if e.ComplexityRoot.CartLine.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Variant(childComplexity), true
+
+	case "CartLineCost.discount":
+		if e.ComplexityRoot.CartLineCost.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.Discount(childComplexity), true
+	case "CartLineCost.subtotal":
+		if e.ComplexityRoot.CartLineCost.Subtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.Subtotal(childComplexity), true
+	case "CartLineCost.total":
+		if e.ComplexityRoot.CartLineCost.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.Total(childComplexity), true
+	case "CartLineCost.unitPrice":
+		if e.ComplexityRoot.CartLineCost.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLineCost.UnitPrice(childComplexity), true
+
+	case "CartPayload.cart":
+		if e.ComplexityRoot.CartPayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartPayload.Cart(childComplexity), true
+	case "CartPayload.userErrors":
+		if e.ComplexityRoot.CartPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartPayload.UserErrors(childComplexity), true
+	case "CartPayload.warnings":
+		if e.ComplexityRoot.CartPayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartPayload.Warnings(childComplexity), true
+
+	case "CartShippingMethod.description":
+		if e.ComplexityRoot.CartShippingMethod.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.Description(childComplexity), true
+	case "CartShippingMethod.estimatedDaysMax":
+		if e.ComplexityRoot.CartShippingMethod.EstimatedDaysMax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.EstimatedDaysMax(childComplexity), true
+	case "CartShippingMethod.estimatedDaysMin":
+		if e.ComplexityRoot.CartShippingMethod.EstimatedDaysMin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.EstimatedDaysMin(childComplexity), true
+	case "CartShippingMethod.id":
+		if e.ComplexityRoot.CartShippingMethod.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.ID(childComplexity), true
+	case "CartShippingMethod.name":
+		if e.ComplexityRoot.CartShippingMethod.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.Name(childComplexity), true
+	case "CartShippingMethod.price":
+		if e.ComplexityRoot.CartShippingMethod.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartShippingMethod.Price(childComplexity), true
+
+	case "CartWarning.code":
+		if e.ComplexityRoot.CartWarning.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.Code(childComplexity), true
+	case "CartWarning.lineId":
+		if e.ComplexityRoot.CartWarning.LineID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.LineID(childComplexity), true
+	case "CartWarning.message":
+		if e.ComplexityRoot.CartWarning.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartWarning.Message(childComplexity), true
+
 	case "CategoryCreatePayload.category":
 		if e.ComplexityRoot.CategoryCreatePayload.Category == nil {
 			break
@@ -2160,6 +2598,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryUpdatePayload.UserErrors(childComplexity), true
 
+	case "CheckoutCompletePayload.order":
+		if e.ComplexityRoot.CheckoutCompletePayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutCompletePayload.Order(childComplexity), true
+	case "CheckoutCompletePayload.payment":
+		if e.ComplexityRoot.CheckoutCompletePayload.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutCompletePayload.Payment(childComplexity), true
+	case "CheckoutCompletePayload.userErrors":
+		if e.ComplexityRoot.CheckoutCompletePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutCompletePayload.UserErrors(childComplexity), true
+
+	case "CheckoutPayment.amount":
+		if e.ComplexityRoot.CheckoutPayment.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutPayment.Amount(childComplexity), true
+	case "CheckoutPayment.clientSecret":
+		if e.ComplexityRoot.CheckoutPayment.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutPayment.ClientSecret(childComplexity), true
+	case "CheckoutPayment.id":
+		if e.ComplexityRoot.CheckoutPayment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutPayment.ID(childComplexity), true
+	case "CheckoutPayment.provider":
+		if e.ComplexityRoot.CheckoutPayment.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutPayment.Provider(childComplexity), true
+	case "CheckoutPayment.status":
+		if e.ComplexityRoot.CheckoutPayment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutPayment.Status(childComplexity), true
+
+	case "Customer.activeCart":
+		if e.ComplexityRoot.Customer.ActiveCart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.ActiveCart(childComplexity), true
 	case "Customer.anonymousID":
 		if e.ComplexityRoot.Customer.AnonymousID == nil {
 			break
@@ -2339,6 +2833,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.OrderCount(childComplexity), true
+	case "Customer.orders":
+		if e.ComplexityRoot.Customer.Orders == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.Orders(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int)), true
 	case "Customer.phone":
 		if e.ComplexityRoot.Customer.Phone == nil {
 			break
@@ -2842,6 +3347,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Discount.Code(childComplexity), true
+	case "Discount.combinable":
+		if e.ComplexityRoot.Discount.Combinable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Combinable(childComplexity), true
 	case "Discount.conditions":
 		if e.ComplexityRoot.Discount.Conditions == nil {
 			break
@@ -2969,6 +3480,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DiscountEdge.Node(childComplexity), true
+
+	case "DiscountPayload.discount":
+		if e.ComplexityRoot.DiscountPayload.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountPayload.Discount(childComplexity), true
+	case "DiscountPayload.userErrors":
+		if e.ComplexityRoot.DiscountPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountPayload.UserErrors(childComplexity), true
 
 	case "DiscountRedemption.amount":
 		if e.ComplexityRoot.DiscountRedemption.Amount == nil {
@@ -4077,6 +4601,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.UserErrors(childComplexity), true
 
+	case "MailingAddress.city":
+		if e.ComplexityRoot.MailingAddress.City == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.City(childComplexity), true
+	case "MailingAddress.company":
+		if e.ComplexityRoot.MailingAddress.Company == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Company(childComplexity), true
+	case "MailingAddress.countryCode":
+		if e.ComplexityRoot.MailingAddress.CountryCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.CountryCode(childComplexity), true
+	case "MailingAddress.firstName":
+		if e.ComplexityRoot.MailingAddress.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.FirstName(childComplexity), true
+	case "MailingAddress.lastName":
+		if e.ComplexityRoot.MailingAddress.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.LastName(childComplexity), true
+	case "MailingAddress.line1":
+		if e.ComplexityRoot.MailingAddress.Line1 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Line1(childComplexity), true
+	case "MailingAddress.line2":
+		if e.ComplexityRoot.MailingAddress.Line2 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Line2(childComplexity), true
+	case "MailingAddress.phone":
+		if e.ComplexityRoot.MailingAddress.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Phone(childComplexity), true
+	case "MailingAddress.postalCode":
+		if e.ComplexityRoot.MailingAddress.PostalCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.PostalCode(childComplexity), true
+	case "MailingAddress.province":
+		if e.ComplexityRoot.MailingAddress.Province == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailingAddress.Province(childComplexity), true
+
 	case "Me.merchant":
 		if e.ComplexityRoot.Me.Merchant == nil {
 			break
@@ -4144,6 +4729,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantAccount.Name(childComplexity), true
+	case "MerchantAccount.paymentsEnabled":
+		if e.ComplexityRoot.MerchantAccount.PaymentsEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAccount.PaymentsEnabled(childComplexity), true
 	case "MerchantAccount.payoutsEnabled":
 		if e.ComplexityRoot.MerchantAccount.PayoutsEnabled == nil {
 			break
@@ -4294,6 +4885,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AccountDelete(childComplexity, args["input"].(model.AccountDeleteInput)), true
+	case "Mutation.cartBuyerIdentityUpdate":
+		if e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartBuyerIdentityUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate(childComplexity, args["cartId"].(uuid.UUID), args["buyerIdentity"].(model.CartBuyerIdentityInput)), true
+	case "Mutation.cartCreate":
+		if e.ComplexityRoot.Mutation.CartCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["input"].(model.CartCreateInput)), true
+	case "Mutation.cartDiscountCodesUpdate":
+		if e.ComplexityRoot.Mutation.CartDiscountCodesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartDiscountCodesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartDiscountCodesUpdate(childComplexity, args["cartId"].(uuid.UUID), args["discountCodes"].([]string)), true
+	case "Mutation.cartLinesAdd":
+		if e.ComplexityRoot.Mutation.CartLinesAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesAdd(childComplexity, args["cartId"].(uuid.UUID), args["lines"].([]*model.CartLineInput)), true
+	case "Mutation.cartLinesRemove":
+		if e.ComplexityRoot.Mutation.CartLinesRemove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesRemove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesRemove(childComplexity, args["cartId"].(uuid.UUID), args["lineIds"].([]uuid.UUID)), true
+	case "Mutation.cartLinesUpdate":
+		if e.ComplexityRoot.Mutation.CartLinesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartLinesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartLinesUpdate(childComplexity, args["cartId"].(uuid.UUID), args["lines"].([]*model.CartLineUpdateInput)), true
+	case "Mutation.cartShippingMethodUpdate":
+		if e.ComplexityRoot.Mutation.CartShippingMethodUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartShippingMethodUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartShippingMethodUpdate(childComplexity, args["cartId"].(uuid.UUID), args["shippingMethodId"].(uuid.UUID)), true
 	case "Mutation.categoryCreate":
 		if e.ComplexityRoot.Mutation.CategoryCreate == nil {
 			break
@@ -4327,6 +4995,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["input"].(model.CategoryUpdateInput)), true
+	case "Mutation.checkoutComplete":
+		if e.ComplexityRoot.Mutation.CheckoutComplete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkoutComplete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckoutComplete(childComplexity, args["input"].(model.CheckoutCompleteInput)), true
 	case "Mutation.customerAccountDelete":
 		if e.ComplexityRoot.Mutation.CustomerAccountDelete == nil {
 			break
@@ -4360,6 +5039,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.discountCreate":
+		if e.ComplexityRoot.Mutation.DiscountCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discountCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscountCreate(childComplexity, args["input"].(model.DiscountInput)), true
+	case "Mutation.discountUpdate":
+		if e.ComplexityRoot.Mutation.DiscountUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discountUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscountUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.DiscountInput)), true
 	case "Mutation.inventoryAdjust":
 		if e.ComplexityRoot.Mutation.InventoryAdjust == nil {
 			break
@@ -4415,6 +5116,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MerchantRegister(childComplexity, args["input"].(model.MerchantRegisterInput)), true
+	case "Mutation.orderCancel":
+		if e.ComplexityRoot.Mutation.OrderCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderCancel(childComplexity, args["input"].(model.OrderCancelInput)), true
+	case "Mutation.orderFulfill":
+		if e.ComplexityRoot.Mutation.OrderFulfill == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderFulfill_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderFulfill(childComplexity, args["input"].(model.OrderFulfillInput)), true
+	case "Mutation.orderMarkDelivered":
+		if e.ComplexityRoot.Mutation.OrderMarkDelivered == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderMarkDelivered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderMarkDelivered(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.orderMarkPaid":
+		if e.ComplexityRoot.Mutation.OrderMarkPaid == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderMarkPaid_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderMarkPaid(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.productCreate":
 		if e.ComplexityRoot.Mutation.ProductCreate == nil {
 			break
@@ -4525,6 +5270,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProductVariantUpdate(childComplexity, args["input"].(model.ProductVariantUpdateInput)), true
+	case "Mutation.refundCreate":
+		if e.ComplexityRoot.Mutation.RefundCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refundCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefundCreate(childComplexity, args["input"].(model.RefundCreateInput)), true
+	case "Mutation.shippingMethodCreate":
+		if e.ComplexityRoot.Mutation.ShippingMethodCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shippingMethodCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShippingMethodCreate(childComplexity, args["input"].(model.ShippingMethodInput)), true
+	case "Mutation.shippingMethodUpdate":
+		if e.ComplexityRoot.Mutation.ShippingMethodUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shippingMethodUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShippingMethodUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.ShippingMethodInput)), true
 	case "Mutation.storefrontConfigUpdate":
 		if e.ComplexityRoot.Mutation.StorefrontConfigUpdate == nil {
 			break
@@ -4536,6 +5314,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StorefrontConfigUpdate(childComplexity, args["input"].(model.StorefrontConfigUpdateInput)), true
+	case "Mutation.stripeConnectOnboard":
+		if e.ComplexityRoot.Mutation.StripeConnectOnboard == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.StripeConnectOnboard(childComplexity), true
 	case "Mutation.tokenRefresh":
 		if e.ComplexityRoot.Mutation.TokenRefresh == nil {
 			break
@@ -4613,6 +5397,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.CustomerID(childComplexity), true
+	case "Order.deliveredAt":
+		if e.ComplexityRoot.Order.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.DeliveredAt(childComplexity), true
 	case "Order.discountAmount":
 		if e.ComplexityRoot.Order.DiscountAmount == nil {
 			break
@@ -4769,6 +5559,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Status(childComplexity), true
+	case "Order.stockHoldExpiresAt":
+		if e.ComplexityRoot.Order.StockHoldExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.StockHoldExpiresAt(childComplexity), true
+	case "Order.stockReleased":
+		if e.ComplexityRoot.Order.StockReleased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.StockReleased(childComplexity), true
 	case "Order.subtotalAmount":
 		if e.ComplexityRoot.Order.SubtotalAmount == nil {
 			break
@@ -5152,6 +5954,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderItem.VariantTitle(childComplexity), true
+
+	case "OrderPayload.order":
+		if e.ComplexityRoot.OrderPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderPayload.Order(childComplexity), true
+	case "OrderPayload.userErrors":
+		if e.ComplexityRoot.OrderPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderPayload.UserErrors(childComplexity), true
 
 	case "OrderPayment.amount":
 		if e.ComplexityRoot.OrderPayment.Amount == nil {
@@ -6217,6 +7032,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CapturePopups(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.CapturePopupOrder), args["where"].(*ent.CapturePopupWhereInput)), true
+	case "Query.cart":
+		if e.ComplexityRoot.Query.Cart == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cart_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Cart(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.categories":
 		if e.ComplexityRoot.Query.Categories == nil {
 			break
@@ -6661,6 +7487,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Refund.UpdatedAt(childComplexity), true
 
+	case "RefundCreatePayload.order":
+		if e.ComplexityRoot.RefundCreatePayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundCreatePayload.Order(childComplexity), true
+	case "RefundCreatePayload.refund":
+		if e.ComplexityRoot.RefundCreatePayload.Refund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundCreatePayload.Refund(childComplexity), true
+	case "RefundCreatePayload.userErrors":
+		if e.ComplexityRoot.RefundCreatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundCreatePayload.UserErrors(childComplexity), true
+
 	case "SEO.description":
 		if e.ComplexityRoot.SEO.Description == nil {
 			break
@@ -6809,6 +7654,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ShippingMethod.EstimatedDaysMin(childComplexity), true
+	case "ShippingMethod.freeOverAmount":
+		if e.ComplexityRoot.ShippingMethod.FreeOverAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingMethod.FreeOverAmount(childComplexity), true
 	case "ShippingMethod.id":
 		if e.ComplexityRoot.ShippingMethod.ID == nil {
 			break
@@ -6851,6 +7702,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ShippingMethod.UpdatedAt(childComplexity), true
+	case "ShippingMethod.weightBands":
+		if e.ComplexityRoot.ShippingMethod.WeightBands == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingMethod.WeightBands(childComplexity), true
 
 	case "ShippingMethodConnection.edges":
 		if e.ComplexityRoot.ShippingMethodConnection.Edges == nil {
@@ -6884,6 +7741,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ShippingMethodEdge.Node(childComplexity), true
 
+	case "ShippingMethodPayload.shippingMethod":
+		if e.ComplexityRoot.ShippingMethodPayload.ShippingMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingMethodPayload.ShippingMethod(childComplexity), true
+	case "ShippingMethodPayload.userErrors":
+		if e.ComplexityRoot.ShippingMethodPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingMethodPayload.UserErrors(childComplexity), true
+
+	case "ShippingWeightBand.maxGrams":
+		if e.ComplexityRoot.ShippingWeightBand.MaxGrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingWeightBand.MaxGrams(childComplexity), true
+	case "ShippingWeightBand.price":
+		if e.ComplexityRoot.ShippingWeightBand.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShippingWeightBand.Price(childComplexity), true
+
 	case "ShoppingCart.abandonedAt":
 		if e.ComplexityRoot.ShoppingCart.AbandonedAt == nil {
 			break
@@ -6896,6 +7779,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ShoppingCart.AnonymousID(childComplexity), true
+	case "ShoppingCart.billingAddress":
+		if e.ComplexityRoot.ShoppingCart.BillingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShoppingCart.BillingAddress(childComplexity), true
 	case "ShoppingCart.convertedAt":
 		if e.ComplexityRoot.ShoppingCart.ConvertedAt == nil {
 			break
@@ -7200,6 +8089,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StorefrontConfigUpdatePayload.UserErrors(childComplexity), true
+
+	case "StripeConnectOnboardPayload.accountId":
+		if e.ComplexityRoot.StripeConnectOnboardPayload.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StripeConnectOnboardPayload.AccountID(childComplexity), true
+	case "StripeConnectOnboardPayload.url":
+		if e.ComplexityRoot.StripeConnectOnboardPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StripeConnectOnboardPayload.URL(childComplexity), true
+	case "StripeConnectOnboardPayload.userErrors":
+		if e.ComplexityRoot.StripeConnectOnboardPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StripeConnectOnboardPayload.UserErrors(childComplexity), true
 
 	case "Subscription.campaignProgress":
 		if e.ComplexityRoot.Subscription.CampaignProgress == nil {
@@ -7942,11 +8850,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AutomationWorkflowWhereInput", ec.unmarshalInputAutomationWorkflowWhereInput),
 			graphql.NewInputUnmarshaler("CapturePopupOrder", ec.unmarshalInputCapturePopupOrder),
 			graphql.NewInputUnmarshaler("CapturePopupWhereInput", ec.unmarshalInputCapturePopupWhereInput),
+			graphql.NewInputUnmarshaler("CartBuyerIdentityInput", ec.unmarshalInputCartBuyerIdentityInput),
+			graphql.NewInputUnmarshaler("CartCreateInput", ec.unmarshalInputCartCreateInput),
 			graphql.NewInputUnmarshaler("CartItemOrder", ec.unmarshalInputCartItemOrder),
 			graphql.NewInputUnmarshaler("CartItemWhereInput", ec.unmarshalInputCartItemWhereInput),
+			graphql.NewInputUnmarshaler("CartLineInput", ec.unmarshalInputCartLineInput),
+			graphql.NewInputUnmarshaler("CartLineUpdateInput", ec.unmarshalInputCartLineUpdateInput),
 			graphql.NewInputUnmarshaler("CategoryCreateInput", ec.unmarshalInputCategoryCreateInput),
 			graphql.NewInputUnmarshaler("CategoryDeleteInput", ec.unmarshalInputCategoryDeleteInput),
 			graphql.NewInputUnmarshaler("CategoryUpdateInput", ec.unmarshalInputCategoryUpdateInput),
+			graphql.NewInputUnmarshaler("CheckoutCompleteInput", ec.unmarshalInputCheckoutCompleteInput),
 			graphql.NewInputUnmarshaler("CustomerEventOrder", ec.unmarshalInputCustomerEventOrder),
 			graphql.NewInputUnmarshaler("CustomerEventWhereInput", ec.unmarshalInputCustomerEventWhereInput),
 			graphql.NewInputUnmarshaler("CustomerLoginInput", ec.unmarshalInputCustomerLoginInput),
@@ -7955,6 +8868,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CustomerSegmentOrder", ec.unmarshalInputCustomerSegmentOrder),
 			graphql.NewInputUnmarshaler("CustomerSegmentWhereInput", ec.unmarshalInputCustomerSegmentWhereInput),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
+			graphql.NewInputUnmarshaler("DiscountInput", ec.unmarshalInputDiscountInput),
 			graphql.NewInputUnmarshaler("DiscountOrder", ec.unmarshalInputDiscountOrder),
 			graphql.NewInputUnmarshaler("DiscountRedemptionOrder", ec.unmarshalInputDiscountRedemptionOrder),
 			graphql.NewInputUnmarshaler("DiscountRedemptionWhereInput", ec.unmarshalInputDiscountRedemptionWhereInput),
@@ -7975,11 +8889,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("InventoryLevelWhereInput", ec.unmarshalInputInventoryLevelWhereInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
+			graphql.NewInputUnmarshaler("MailingAddressInput", ec.unmarshalInputMailingAddressInput),
 			graphql.NewInputUnmarshaler("MerchantAccountOrder", ec.unmarshalInputMerchantAccountOrder),
 			graphql.NewInputUnmarshaler("MerchantAccountWhereInput", ec.unmarshalInputMerchantAccountWhereInput),
 			graphql.NewInputUnmarshaler("MerchantRegisterInput", ec.unmarshalInputMerchantRegisterInput),
 			graphql.NewInputUnmarshaler("OrderAddressOrder", ec.unmarshalInputOrderAddressOrder),
 			graphql.NewInputUnmarshaler("OrderAddressWhereInput", ec.unmarshalInputOrderAddressWhereInput),
+			graphql.NewInputUnmarshaler("OrderCancelInput", ec.unmarshalInputOrderCancelInput),
+			graphql.NewInputUnmarshaler("OrderFulfillInput", ec.unmarshalInputOrderFulfillInput),
 			graphql.NewInputUnmarshaler("OrderItemOrder", ec.unmarshalInputOrderItemOrder),
 			graphql.NewInputUnmarshaler("OrderItemWhereInput", ec.unmarshalInputOrderItemWhereInput),
 			graphql.NewInputUnmarshaler("OrderOrder", ec.unmarshalInputOrderOrder),
@@ -8011,12 +8928,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProductWhereInput", ec.unmarshalInputProductWhereInput),
 			graphql.NewInputUnmarshaler("RefreshTokenOrder", ec.unmarshalInputRefreshTokenOrder),
 			graphql.NewInputUnmarshaler("RefreshTokenWhereInput", ec.unmarshalInputRefreshTokenWhereInput),
+			graphql.NewInputUnmarshaler("RefundCreateInput", ec.unmarshalInputRefundCreateInput),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundWhereInput", ec.unmarshalInputRefundWhereInput),
 			graphql.NewInputUnmarshaler("SegmentMemberOrder", ec.unmarshalInputSegmentMemberOrder),
 			graphql.NewInputUnmarshaler("SegmentMemberWhereInput", ec.unmarshalInputSegmentMemberWhereInput),
+			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
 			graphql.NewInputUnmarshaler("ShippingMethodOrder", ec.unmarshalInputShippingMethodOrder),
 			graphql.NewInputUnmarshaler("ShippingMethodWhereInput", ec.unmarshalInputShippingMethodWhereInput),
+			graphql.NewInputUnmarshaler("ShippingWeightBandInput", ec.unmarshalInputShippingWeightBandInput),
 			graphql.NewInputUnmarshaler("ShoppingCartOrder", ec.unmarshalInputShoppingCartOrder),
 			graphql.NewInputUnmarshaler("ShoppingCartWhereInput", ec.unmarshalInputShoppingCartWhereInput),
 			graphql.NewInputUnmarshaler("StorefrontConfigOrder", ec.unmarshalInputStorefrontConfigOrder),
@@ -8787,6 +9707,380 @@ type ProductImportPayload {
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
+	{Name: "../checkout.graphqls", Input: `# Carts, checkout, orders, payments and pricing rules (docs/checkout.md).
+
+extend type Query {
+  """
+  A cart by its id (the unguessable token cartCreate returned). A cart that
+  belongs to a signed-in customer answers only that customer; a guest cart
+  read by a signed-in customer becomes theirs.
+  """
+  cart(id: ID!): Cart @auth(scope: STOREFRONT)
+}
+
+extend type Mutation {
+  "Start a cart, optionally with lines, an email and discount codes."
+  cartCreate(input: CartCreateInput!): CartPayload! @auth(scope: STOREFRONT)
+  "Add variants to a cart; a variant already in it gets its quantity increased."
+  cartLinesAdd(cartId: ID!, lines: [CartLineInput!]!): CartPayload! @auth(scope: STOREFRONT)
+  "Set the quantity of cart lines (0 removes the line)."
+  cartLinesUpdate(cartId: ID!, lines: [CartLineUpdateInput!]!): CartPayload! @auth(scope: STOREFRONT)
+  "Remove lines from a cart."
+  cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartPayload! @auth(scope: STOREFRONT)
+  "Replace the cart's discount codes (an empty list removes them all)."
+  cartDiscountCodesUpdate(cartId: ID!, discountCodes: [String!]!): CartPayload! @auth(scope: STOREFRONT)
+  "Set who buys and where it goes: email, shipping and billing address, note."
+  cartBuyerIdentityUpdate(cartId: ID!, buyerIdentity: CartBuyerIdentityInput!): CartPayload! @auth(scope: STOREFRONT)
+  "Choose one of cart.availableShippingMethods."
+  cartShippingMethodUpdate(cartId: ID!, shippingMethodId: ID!): CartPayload! @auth(scope: STOREFRONT)
+  """
+  Turn the cart into an order in one transaction: stock reserved, discount
+  redemptions recorded, payment started. The same idempotencyKey answers
+  with the same order; reusing it with another cart or provider answers
+  IDEMPOTENCY_KEY_MISMATCH.
+  """
+  checkoutComplete(input: CheckoutCompleteInput!): CheckoutCompletePayload! @auth(scope: STOREFRONT)
+
+  "Record the payment of a MANUAL order (bank transfer, cash on delivery)."
+  orderMarkPaid(id: ID!): OrderPayload! @auth(scope: STAFF, permission: "orders:write")
+  "Ship the order's remaining units, with an optional tracking number."
+  orderFulfill(input: OrderFulfillInput!): OrderPayload! @auth(scope: STAFF, permission: "orders:write")
+  "Record that a fulfilled order reached the buyer."
+  orderMarkDelivered(id: ID!): OrderPayload! @auth(scope: STAFF, permission: "orders:write")
+  """
+  Cancel an unfulfilled order: its reserved stock is released, and a paid
+  order is refunded in full through its provider.
+  """
+  orderCancel(input: OrderCancelInput!): OrderPayload! @auth(scope: STAFF, permission: "orders:write")
+  """
+  Return money of a paid order through its provider (Stripe Refund API for
+  Stripe payments); never more than was captured and not yet refunded.
+  """
+  refundCreate(input: RefundCreateInput!): RefundCreatePayload! @auth(scope: STAFF, permission: "orders:write")
+
+  "Create a discount code."
+  discountCreate(input: DiscountInput!): DiscountPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Change a discount code; omitted fields keep their value."
+  discountUpdate(id: ID!, input: DiscountInput!): DiscountPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Create a shipping method."
+  shippingMethodCreate(input: ShippingMethodInput!): ShippingMethodPayload! @auth(scope: STAFF, permission: "settings:write")
+  "Change a shipping method; omitted fields keep their value."
+  shippingMethodUpdate(id: ID!, input: ShippingMethodInput!): ShippingMethodPayload! @auth(scope: STAFF, permission: "settings:write")
+
+  """
+  Start (or continue) Stripe Connect onboarding of the store: answers a
+  one-time Stripe-hosted link. Payments open once Stripe reports the account
+  can take charges (merchant.paymentsEnabled).
+  """
+  stripeConnectOnboard: StripeConnectOnboardPayload! @auth(scope: STAFF, permission: "settings:write")
+}
+
+extend type Customer {
+  "The customer's orders, newest first."
+  orders(after: Cursor, first: Int, before: Cursor, last: Int): OrderConnection! @auth(scope: STOREFRONT)
+  "The customer's most recently active cart, so that it follows them to another device."
+  activeCart: Cart @auth(scope: STOREFRONT)
+}
+
+extend type MerchantAccount {
+  "The store has a Stripe connected account that can take charges."
+  paymentsEnabled: Boolean! @auth(scope: STAFF)
+}
+
+extend type ShippingMethod {
+  "Weight-based prices; empty for the flat price."
+  weightBands: [ShippingWeightBand!]! @auth(scope: STOREFRONT)
+}
+
+"A price band of a weight-based shipping method."
+type ShippingWeightBand {
+  "Carts whose shipped weight is at most this many grams pay price."
+  maxGrams: Int!
+  price: Money!
+}
+
+"A storefront cart."
+type Cart {
+  "The cart's unguessable id; keep it to resume the cart."
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  "Buyer email (abandoned-cart emails go there)."
+  email: String
+  note: String
+  lines: [CartLine!]!
+  "Sum of the lines' quantities."
+  totalQuantity: Int!
+  "The codes on the cart, each with whether it applies now."
+  discountCodes: [CartDiscountCode!]!
+  shippingAddress: MailingAddress
+  billingAddress: MailingAddress
+  "Whether some line needs shipping (else no shipping method is needed)."
+  requiresShipping: Boolean!
+  "The chosen shipping method, if any."
+  shippingMethod: CartShippingMethod
+  "The methods offered for this cart (subtotal, weight, destination), with their cost."
+  availableShippingMethods: [CartShippingMethod!]!
+  "Totals at current prices."
+  cost: CartCost!
+  "Prices or availability that changed since the lines were added."
+  warnings: [CartWarning!]!
+}
+
+"A line of a cart."
+type CartLine {
+  id: ID!
+  quantity: Int!
+  "Null when the variant is no longer sold."
+  variant: ProductVariant
+  cost: CartLineCost!
+}
+
+"What a cart line costs."
+type CartLineCost {
+  unitPrice: Money!
+  subtotal: Money!
+  "The line's share of the cart's discounts."
+  discount: Money!
+  total: Money!
+}
+
+"Totals of a cart (minor units)."
+type CartCost {
+  subtotal: Money!
+  discountTotal: Money!
+  shippingTotal: Money!
+  taxTotal: Money!
+  total: Money!
+  "Catalogue prices already include tax (VAT style): taxTotal is part of subtotal."
+  taxesIncluded: Boolean!
+}
+
+"A discount code on a cart."
+type CartDiscountCode {
+  code: String!
+  "Whether the code applies to the cart as it is."
+  applicable: Boolean!
+  "Why it does not apply (e.g. DISCOUNT_MINIMUM_NOT_MET)."
+  reason: String
+  "What it takes off (for free shipping, the shipping saved)."
+  amount: Money!
+}
+
+"A shipping method offered to a cart."
+type CartShippingMethod {
+  id: ID!
+  name: String!
+  description: String
+  "What it costs this cart."
+  price: Money!
+  estimatedDaysMin: Int
+  estimatedDaysMax: Int
+}
+
+"A non-blocking notice about a cart."
+type CartWarning {
+  code: CartWarningCode!
+  message: String!
+  "The line concerned, if any."
+  lineId: ID
+}
+
+"Codes of CartWarning."
+enum CartWarningCode {
+  "The variant's price changed since the line was added; the cart uses the new price."
+  PRICE_CHANGED
+  "Less stock is available than the line's quantity."
+  NOT_ENOUGH_STOCK
+  "The variant is no longer sold."
+  UNAVAILABLE
+  "The chosen shipping method is not offered for the cart any more."
+  SHIPPING_METHOD_UNAVAILABLE
+  "A discount code on the cart does not apply."
+  DISCOUNT_NOT_APPLICABLE
+}
+
+"A postal address."
+type MailingAddress {
+  firstName: String
+  lastName: String
+  company: String
+  line1: String!
+  line2: String
+  city: String!
+  province: String
+  postalCode: String
+  "ISO 3166-1 alpha-2."
+  countryCode: String!
+  phone: String
+}
+
+input MailingAddressInput {
+  firstName: String
+  lastName: String
+  company: String
+  line1: String!
+  line2: String
+  city: String!
+  province: String
+  postalCode: String
+  "ISO 3166-1 alpha-2, e.g. US."
+  countryCode: String!
+  phone: String
+}
+
+input CartLineInput {
+  variantId: ID!
+  "1 to 10000."
+  quantity: Int!
+}
+
+input CartLineUpdateInput {
+  "A CartLine id."
+  id: ID!
+  "0 removes the line."
+  quantity: Int!
+}
+
+input CartCreateInput {
+  lines: [CartLineInput!]
+  email: String
+  discountCodes: [String!]
+  shippingAddress: MailingAddressInput
+  note: String
+  "The storefront's visitor id (the one trackEvent uses), to stitch the cart to a profile."
+  anonymousId: String
+}
+
+input CartBuyerIdentityInput {
+  email: String
+  shippingAddress: MailingAddressInput
+  "Defaults to the shipping address."
+  billingAddress: MailingAddressInput
+  note: String
+}
+
+type CartPayload {
+  cart: Cart
+  "Non-blocking notices (the change was made)."
+  warnings: [CartWarning!]!
+  userErrors: [UserError!]!
+}
+
+input CheckoutCompleteInput {
+  cartId: ID!
+  paymentProvider: OrderPaymentProvider!
+  "Any string up to 255 characters, new for each purchase attempt (a UUID)."
+  idempotencyKey: String!
+}
+
+type CheckoutCompletePayload {
+  order: Order
+  payment: CheckoutPayment
+  userErrors: [UserError!]!
+}
+
+"The payment checkout started."
+type CheckoutPayment {
+  id: ID!
+  provider: OrderPaymentProvider!
+  status: OrderPaymentStatus!
+  amount: Money!
+  "STRIPE: the PaymentIntent's client secret for Stripe.js (confirm the payment in the browser)."
+  clientSecret: String
+}
+
+input OrderFulfillInput {
+  id: ID!
+  trackingNumber: String
+  trackingUrl: String
+  carrier: String
+}
+
+input OrderCancelInput {
+  id: ID!
+  reason: OrderCancelReason = STAFF
+  "Give the held stock back to sale (default true)."
+  restock: Boolean = true
+}
+
+input RefundCreateInput {
+  orderId: ID!
+  "Minor units; at most what was captured and not yet refunded."
+  amount: Int!
+  "Put the order's units back in stock (all of them, on a full refund)."
+  restock: Boolean = false
+  reason: String
+}
+
+type OrderPayload {
+  order: Order
+  userErrors: [UserError!]!
+}
+
+type RefundCreatePayload {
+  refund: Refund
+  order: Order
+  userErrors: [UserError!]!
+}
+
+input DiscountInput {
+  code: String
+  title: String
+  kind: DiscountKind
+  "FIXED_AMOUNT: minor units; PERCENTAGE: basis points (1000 = 10%)."
+  value: Int
+  minSubtotalAmount: Int
+  "Null (or 0) for unlimited."
+  usageLimit: Int
+  oncePerCustomer: Boolean
+  combinable: Boolean
+  startsAt: Time
+  endsAt: Time
+  active: Boolean
+  appliesToProductIds: [ID!]
+  appliesToCategoryIds: [ID!]
+}
+
+type DiscountPayload {
+  discount: Discount
+  userErrors: [UserError!]!
+}
+
+input ShippingWeightBandInput {
+  maxGrams: Int!
+  price: Int!
+}
+
+input ShippingMethodInput {
+  name: String
+  code: String
+  description: String
+  price: Int
+  minSubtotalAmount: Int
+  maxSubtotalAmount: Int
+  freeOverAmount: Int
+  "ISO alpha-2 codes; empty for everywhere."
+  countries: [String!]
+  weightBands: [ShippingWeightBandInput!]
+  estimatedDaysMin: Int
+  estimatedDaysMax: Int
+  active: Boolean
+  position: Int
+}
+
+type ShippingMethodPayload {
+  shippingMethod: ShippingMethod
+  userErrors: [UserError!]!
+}
+
+type StripeConnectOnboardPayload {
+  "Stripe-hosted onboarding page; valid for a few minutes."
+  url: String
+  accountId: String
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
 	{Name: "../errors.graphqls", Input: `"""
 A problem with a mutation's input that the caller can fix. Mutations return
 these in their payload's userErrors; the payload's other fields are then null.
@@ -8826,6 +10120,38 @@ enum UserErrorCode {
   LAST_OWNER
   "Too many items (e.g. more than 100 variants or 3 options of a product)."
   TOO_MANY
+  "Not enough stock for a cart line or checkout (the field names the line)."
+  OUT_OF_STOCK
+  "The variant is not sold (draft, archived or unpublished product)."
+  UNAVAILABLE
+  "The idempotency key was used before with another input."
+  IDEMPOTENCY_KEY_MISMATCH
+  "The cart was already turned into an order."
+  CART_COMPLETED
+  "The cart has no lines."
+  CART_EMPTY
+  "No discount with this code, or it cannot be used now."
+  DISCOUNT_INVALID
+  "The discount code reached its usage limit."
+  DISCOUNT_USAGE_LIMIT_REACHED
+  "The buyer already used this once-per-customer code."
+  DISCOUNT_ALREADY_USED
+  "The cart does not meet the discount's minimum subtotal."
+  DISCOUNT_MINIMUM_NOT_MET
+  "The discount cannot be combined with the other codes on the cart."
+  DISCOUNT_NOT_COMBINABLE
+  "The cart needs a shipping method (or the chosen one is not offered any more)."
+  SHIPPING_METHOD_REQUIRED
+  "The order cannot make this change in its current state (e.g. fulfil a cancelled order)."
+  INVALID_STATE
+  "The refund is larger than what is left to refund."
+  REFUND_EXCEEDS_CAPTURED
+  "The store cannot take this kind of payment (e.g. Stripe onboarding not finished)."
+  PAYMENTS_NOT_ENABLED
+  "The payment provider refused or could not be reached; nothing was charged."
+  PAYMENT_FAILED
+  "Guest checkout is off: sign in as a customer."
+  LOGIN_REQUIRED
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -11936,6 +13262,10 @@ type Discount implements Node {
   """
   usageCount: Int!
   """
+  Whether the code may be used together with other codes on one cart; a cart holds one code unless every code on it is combinable.
+  """
+  combinable: Boolean!
+  """
   Each customer (or guest email) may redeem the code once.
   """
   oncePerCustomer: Boolean!
@@ -12416,6 +13746,11 @@ input DiscountWhereInput {
   usageCountGTE: Int
   usageCountLT: Int
   usageCountLTE: Int
+  """
+  combinable field predicates
+  """
+  combinable: Boolean
+  combinableNEQ: Boolean
   """
   once_per_customer field predicates
   """
@@ -14914,6 +16249,10 @@ type Order implements Node {
   placedAt: Time!
   paidAt: Time
   fulfilledAt: Time
+  """
+  When the carrier delivered the order (orderMarkDelivered).
+  """
+  deliveredAt: Time
   cancelledAt: Time
   cancelReason: OrderCancelReason
   trackingNumber: String
@@ -14929,11 +16268,19 @@ type Order implements Node {
   """
   Buyer's IP at checkout, for fraud review.
   """
-  ip: String
+  ip: String @auth(scope: STAFF, permission: "orders:read")
   """
   Buyer's User-Agent at checkout, for fraud review.
   """
-  userAgent: String
+  userAgent: String @auth(scope: STAFF, permission: "orders:read")
+  """
+  Until when the order's reserved stock is held while payment is pending; null once paid or released. An expired hold cancels the order and releases the stock.
+  """
+  stockHoldExpiresAt: Time @auth(scope: STAFF, permission: "orders:read")
+  """
+  The order's reservations were given back (cancelled, expired or payment failed).
+  """
+  stockReleased: Boolean! @auth(scope: STAFF, permission: "orders:read")
   customer: Customer
   cart: ShoppingCart
   shippingMethod: ShippingMethod
@@ -15986,6 +17333,7 @@ enum OrderStatus @goModel(model: "github.com/omnisphere/omnisphere/ent/order.Sta
   PENDING
   PAID
   FULFILLED
+  DELIVERED
   CANCELLED
   REFUNDED
   PARTIALLY_REFUNDED
@@ -16289,6 +17637,19 @@ input OrderWhereInput {
   fulfilledAtIsNil: Boolean
   fulfilledAtNotNil: Boolean
   """
+  delivered_at field predicates
+  """
+  deliveredAt: Time
+  deliveredAtNEQ: Time
+  deliveredAtIn: [Time!]
+  deliveredAtNotIn: [Time!]
+  deliveredAtGT: Time
+  deliveredAtGTE: Time
+  deliveredAtLT: Time
+  deliveredAtLTE: Time
+  deliveredAtIsNil: Boolean
+  deliveredAtNotNil: Boolean
+  """
   cancelled_at field predicates
   """
   cancelledAt: Time
@@ -16400,6 +17761,24 @@ input OrderWhereInput {
   userAgentNotNil: Boolean
   userAgentEqualFold: String
   userAgentContainsFold: String
+  """
+  stock_hold_expires_at field predicates
+  """
+  stockHoldExpiresAt: Time
+  stockHoldExpiresAtNEQ: Time
+  stockHoldExpiresAtIn: [Time!]
+  stockHoldExpiresAtNotIn: [Time!]
+  stockHoldExpiresAtGT: Time
+  stockHoldExpiresAtGTE: Time
+  stockHoldExpiresAtLT: Time
+  stockHoldExpiresAtLTE: Time
+  stockHoldExpiresAtIsNil: Boolean
+  stockHoldExpiresAtNotNil: Boolean
+  """
+  stock_released field predicates
+  """
+  stockReleased: Boolean
+  stockReleasedNEQ: Boolean
   """
   customer edge predicates
   """
@@ -19313,6 +20692,10 @@ type ShippingMethod implements Node {
   """
   maxSubtotalAmount: Int
   """
+  Shipping costs nothing when the merchandise subtotal after discounts is at least this; null for never.
+  """
+  freeOverAmount: Int
+  """
   ISO 3166-1 alpha-2 destination countries; empty for everywhere.
   """
   countries: [String!]!
@@ -19521,6 +20904,19 @@ input ShippingMethodWhereInput {
   maxSubtotalAmountIsNil: Boolean
   maxSubtotalAmountNotNil: Boolean
   """
+  free_over_amount field predicates
+  """
+  freeOverAmount: Int
+  freeOverAmountNEQ: Int
+  freeOverAmountIn: [Int!]
+  freeOverAmountNotIn: [Int!]
+  freeOverAmountGT: Int
+  freeOverAmountGTE: Int
+  freeOverAmountLT: Int
+  freeOverAmountLTE: Int
+  freeOverAmountIsNil: Boolean
+  freeOverAmountNotNil: Boolean
+  """
   estimated_days_min field predicates
   """
   estimatedDaysMin: Int
@@ -19606,6 +21002,10 @@ type ShoppingCart implements Node {
   Shipping address given at checkout; copied to order_addresses when the order is placed.
   """
   shippingAddress: Map
+  """
+  Billing address given at checkout; the shipping address when none is given.
+  """
+  billingAddress: Map
   """
   Shipping method the buyer selected (cartShippingMethodUpdate).
   """
@@ -22035,6 +23435,74 @@ func (ec *executionContext) childFields_CapturePopupEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type CapturePopupEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Cart_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Cart_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Cart_updatedAt(ctx, field)
+	case "email":
+		return ec.fieldContext_Cart_email(ctx, field)
+	case "note":
+		return ec.fieldContext_Cart_note(ctx, field)
+	case "lines":
+		return ec.fieldContext_Cart_lines(ctx, field)
+	case "totalQuantity":
+		return ec.fieldContext_Cart_totalQuantity(ctx, field)
+	case "discountCodes":
+		return ec.fieldContext_Cart_discountCodes(ctx, field)
+	case "shippingAddress":
+		return ec.fieldContext_Cart_shippingAddress(ctx, field)
+	case "billingAddress":
+		return ec.fieldContext_Cart_billingAddress(ctx, field)
+	case "requiresShipping":
+		return ec.fieldContext_Cart_requiresShipping(ctx, field)
+	case "shippingMethod":
+		return ec.fieldContext_Cart_shippingMethod(ctx, field)
+	case "availableShippingMethods":
+		return ec.fieldContext_Cart_availableShippingMethods(ctx, field)
+	case "cost":
+		return ec.fieldContext_Cart_cost(ctx, field)
+	case "warnings":
+		return ec.fieldContext_Cart_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+}
+
+func (ec *executionContext) childFields_CartCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subtotal":
+		return ec.fieldContext_CartCost_subtotal(ctx, field)
+	case "discountTotal":
+		return ec.fieldContext_CartCost_discountTotal(ctx, field)
+	case "shippingTotal":
+		return ec.fieldContext_CartCost_shippingTotal(ctx, field)
+	case "taxTotal":
+		return ec.fieldContext_CartCost_taxTotal(ctx, field)
+	case "total":
+		return ec.fieldContext_CartCost_total(ctx, field)
+	case "taxesIncluded":
+		return ec.fieldContext_CartCost_taxesIncluded(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartCost", field.Name)
+}
+
+func (ec *executionContext) childFields_CartDiscountCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CartDiscountCode_code(ctx, field)
+	case "applicable":
+		return ec.fieldContext_CartDiscountCode_applicable(ctx, field)
+	case "reason":
+		return ec.fieldContext_CartDiscountCode_reason(ctx, field)
+	case "amount":
+		return ec.fieldContext_CartDiscountCode_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartDiscountCode", field.Name)
+}
+
 func (ec *executionContext) childFields_CartItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -22061,6 +23529,76 @@ func (ec *executionContext) childFields_CartItem(ctx context.Context, field grap
 		return ec.fieldContext_CartItem_variant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartItem", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CartLine_id(ctx, field)
+	case "quantity":
+		return ec.fieldContext_CartLine_quantity(ctx, field)
+	case "variant":
+		return ec.fieldContext_CartLine_variant(ctx, field)
+	case "cost":
+		return ec.fieldContext_CartLine_cost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLineCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unitPrice":
+		return ec.fieldContext_CartLineCost_unitPrice(ctx, field)
+	case "subtotal":
+		return ec.fieldContext_CartLineCost_subtotal(ctx, field)
+	case "discount":
+		return ec.fieldContext_CartLineCost_discount(ctx, field)
+	case "total":
+		return ec.fieldContext_CartLineCost_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLineCost", field.Name)
+}
+
+func (ec *executionContext) childFields_CartPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartPayload_cart(ctx, field)
+	case "warnings":
+		return ec.fieldContext_CartPayload_warnings(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CartPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CartShippingMethod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CartShippingMethod_id(ctx, field)
+	case "name":
+		return ec.fieldContext_CartShippingMethod_name(ctx, field)
+	case "description":
+		return ec.fieldContext_CartShippingMethod_description(ctx, field)
+	case "price":
+		return ec.fieldContext_CartShippingMethod_price(ctx, field)
+	case "estimatedDaysMin":
+		return ec.fieldContext_CartShippingMethod_estimatedDaysMin(ctx, field)
+	case "estimatedDaysMax":
+		return ec.fieldContext_CartShippingMethod_estimatedDaysMax(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartShippingMethod", field.Name)
+}
+
+func (ec *executionContext) childFields_CartWarning(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CartWarning_code(ctx, field)
+	case "message":
+		return ec.fieldContext_CartWarning_message(ctx, field)
+	case "lineId":
+		return ec.fieldContext_CartWarning_lineId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartWarning", field.Name)
 }
 
 func (ec *executionContext) childFields_CategoryCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22091,6 +23629,34 @@ func (ec *executionContext) childFields_CategoryUpdatePayload(ctx context.Contex
 		return ec.fieldContext_CategoryUpdatePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CategoryUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CheckoutCompletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_CheckoutCompletePayload_order(ctx, field)
+	case "payment":
+		return ec.fieldContext_CheckoutCompletePayload_payment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CheckoutCompletePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckoutCompletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CheckoutPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CheckoutPayment_id(ctx, field)
+	case "provider":
+		return ec.fieldContext_CheckoutPayment_provider(ctx, field)
+	case "status":
+		return ec.fieldContext_CheckoutPayment_status(ctx, field)
+	case "amount":
+		return ec.fieldContext_CheckoutPayment_amount(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_CheckoutPayment_clientSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckoutPayment", field.Name)
 }
 
 func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22181,6 +23747,10 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_events(ctx, field)
 	case "segmentMemberships":
 		return ec.fieldContext_Customer_segmentMemberships(ctx, field)
+	case "orders":
+		return ec.fieldContext_Customer_orders(ctx, field)
+	case "activeCart":
+		return ec.fieldContext_Customer_activeCart(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -22401,6 +23971,8 @@ func (ec *executionContext) childFields_Discount(ctx context.Context, field grap
 		return ec.fieldContext_Discount_usageLimit(ctx, field)
 	case "usageCount":
 		return ec.fieldContext_Discount_usageCount(ctx, field)
+	case "combinable":
+		return ec.fieldContext_Discount_combinable(ctx, field)
 	case "oncePerCustomer":
 		return ec.fieldContext_Discount_oncePerCustomer(ctx, field)
 	case "startsAt":
@@ -22441,6 +24013,16 @@ func (ec *executionContext) childFields_DiscountEdge(ctx context.Context, field 
 		return ec.fieldContext_DiscountEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DiscountEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DiscountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "discount":
+		return ec.fieldContext_DiscountPayload_discount(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DiscountPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiscountPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DiscountRedemption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -22939,6 +24521,32 @@ func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type LogoutPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_MailingAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "firstName":
+		return ec.fieldContext_MailingAddress_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_MailingAddress_lastName(ctx, field)
+	case "company":
+		return ec.fieldContext_MailingAddress_company(ctx, field)
+	case "line1":
+		return ec.fieldContext_MailingAddress_line1(ctx, field)
+	case "line2":
+		return ec.fieldContext_MailingAddress_line2(ctx, field)
+	case "city":
+		return ec.fieldContext_MailingAddress_city(ctx, field)
+	case "province":
+		return ec.fieldContext_MailingAddress_province(ctx, field)
+	case "postalCode":
+		return ec.fieldContext_MailingAddress_postalCode(ctx, field)
+	case "countryCode":
+		return ec.fieldContext_MailingAddress_countryCode(ctx, field)
+	case "phone":
+		return ec.fieldContext_MailingAddress_phone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MailingAddress", field.Name)
+}
+
 func (ec *executionContext) childFields_Me(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -22991,6 +24599,8 @@ func (ec *executionContext) childFields_MerchantAccount(ctx context.Context, fie
 		return ec.fieldContext_MerchantAccount_trialEndsAt(ctx, field)
 	case "currentPeriodEnd":
 		return ec.fieldContext_MerchantAccount_currentPeriodEnd(ctx, field)
+	case "paymentsEnabled":
+		return ec.fieldContext_MerchantAccount_paymentsEnabled(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantAccount", field.Name)
 }
@@ -23077,6 +24687,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_paidAt(ctx, field)
 	case "fulfilledAt":
 		return ec.fieldContext_Order_fulfilledAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Order_deliveredAt(ctx, field)
 	case "cancelledAt":
 		return ec.fieldContext_Order_cancelledAt(ctx, field)
 	case "cancelReason":
@@ -23093,6 +24705,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_ip(ctx, field)
 	case "userAgent":
 		return ec.fieldContext_Order_userAgent(ctx, field)
+	case "stockHoldExpiresAt":
+		return ec.fieldContext_Order_stockHoldExpiresAt(ctx, field)
+	case "stockReleased":
+		return ec.fieldContext_Order_stockReleased(ctx, field)
 	case "customer":
 		return ec.fieldContext_Order_customer(ctx, field)
 	case "cart":
@@ -23253,6 +24869,16 @@ func (ec *executionContext) childFields_OrderItem(ctx context.Context, field gra
 		return ec.fieldContext_OrderItem_product(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderItem", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_OrderPayload_order(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_OrderPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_OrderPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -23775,6 +25401,18 @@ func (ec *executionContext) childFields_Refund(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Refund", field.Name)
 }
 
+func (ec *executionContext) childFields_RefundCreatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "refund":
+		return ec.fieldContext_RefundCreatePayload_refund(ctx, field)
+	case "order":
+		return ec.fieldContext_RefundCreatePayload_order(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RefundCreatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefundCreatePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SEO(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "title":
@@ -23853,6 +25491,8 @@ func (ec *executionContext) childFields_ShippingMethod(ctx context.Context, fiel
 		return ec.fieldContext_ShippingMethod_minSubtotalAmount(ctx, field)
 	case "maxSubtotalAmount":
 		return ec.fieldContext_ShippingMethod_maxSubtotalAmount(ctx, field)
+	case "freeOverAmount":
+		return ec.fieldContext_ShippingMethod_freeOverAmount(ctx, field)
 	case "countries":
 		return ec.fieldContext_ShippingMethod_countries(ctx, field)
 	case "estimatedDaysMin":
@@ -23863,6 +25503,8 @@ func (ec *executionContext) childFields_ShippingMethod(ctx context.Context, fiel
 		return ec.fieldContext_ShippingMethod_active(ctx, field)
 	case "position":
 		return ec.fieldContext_ShippingMethod_position(ctx, field)
+	case "weightBands":
+		return ec.fieldContext_ShippingMethod_weightBands(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShippingMethod", field.Name)
 }
@@ -23887,6 +25529,26 @@ func (ec *executionContext) childFields_ShippingMethodEdge(ctx context.Context, 
 		return ec.fieldContext_ShippingMethodEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShippingMethodEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingMethodPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "shippingMethod":
+		return ec.fieldContext_ShippingMethodPayload_shippingMethod(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ShippingMethodPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingMethodPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ShippingWeightBand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maxGrams":
+		return ec.fieldContext_ShippingWeightBand_maxGrams(ctx, field)
+	case "price":
+		return ec.fieldContext_ShippingWeightBand_price(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShippingWeightBand", field.Name)
 }
 
 func (ec *executionContext) childFields_ShoppingCart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -23921,6 +25583,8 @@ func (ec *executionContext) childFields_ShoppingCart(ctx context.Context, field 
 		return ec.fieldContext_ShoppingCart_discountCodes(ctx, field)
 	case "shippingAddress":
 		return ec.fieldContext_ShoppingCart_shippingAddress(ctx, field)
+	case "billingAddress":
+		return ec.fieldContext_ShoppingCart_billingAddress(ctx, field)
 	case "shippingMethodID":
 		return ec.fieldContext_ShoppingCart_shippingMethodID(ctx, field)
 	case "anonymousID":
@@ -24021,6 +25685,18 @@ func (ec *executionContext) childFields_StorefrontConfigUpdatePayload(ctx contex
 		return ec.fieldContext_StorefrontConfigUpdatePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StorefrontConfigUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StripeConnectOnboardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_StripeConnectOnboardPayload_url(ctx, field)
+	case "accountId":
+		return ec.fieldContext_StripeConnectOnboardPayload_accountId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_StripeConnectOnboardPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StripeConnectOnboardPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_TokenRefreshPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -12,6 +12,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/discount"
+	"github.com/omnisphere/omnisphere/ent/order"
+	"github.com/omnisphere/omnisphere/ent/orderpayment"
 	"github.com/omnisphere/omnisphere/ent/product"
 )
 
@@ -67,6 +70,131 @@ type CampaignProgress struct {
 	Clicked    int       `json:"clicked"`
 }
 
+// A storefront cart.
+type Cart struct {
+	// The cart's unguessable id; keep it to resume the cart.
+	ID        uuid.UUID `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Buyer email (abandoned-cart emails go there).
+	Email *string     `json:"email,omitempty"`
+	Note  *string     `json:"note,omitempty"`
+	Lines []*CartLine `json:"lines"`
+	// Sum of the lines' quantities.
+	TotalQuantity int `json:"totalQuantity"`
+	// The codes on the cart, each with whether it applies now.
+	DiscountCodes   []*CartDiscountCode `json:"discountCodes"`
+	ShippingAddress *MailingAddress     `json:"shippingAddress,omitempty"`
+	BillingAddress  *MailingAddress     `json:"billingAddress,omitempty"`
+	// Whether some line needs shipping (else no shipping method is needed).
+	RequiresShipping bool `json:"requiresShipping"`
+	// The chosen shipping method, if any.
+	ShippingMethod *CartShippingMethod `json:"shippingMethod,omitempty"`
+	// The methods offered for this cart (subtotal, weight, destination), with their cost.
+	AvailableShippingMethods []*CartShippingMethod `json:"availableShippingMethods"`
+	// Totals at current prices.
+	Cost *CartCost `json:"cost"`
+	// Prices or availability that changed since the lines were added.
+	Warnings []*CartWarning `json:"warnings"`
+}
+
+type CartBuyerIdentityInput struct {
+	Email           *string              `json:"email,omitempty"`
+	ShippingAddress *MailingAddressInput `json:"shippingAddress,omitempty"`
+	// Defaults to the shipping address.
+	BillingAddress *MailingAddressInput `json:"billingAddress,omitempty"`
+	Note           *string              `json:"note,omitempty"`
+}
+
+// Totals of a cart (minor units).
+type CartCost struct {
+	Subtotal      *Money `json:"subtotal"`
+	DiscountTotal *Money `json:"discountTotal"`
+	ShippingTotal *Money `json:"shippingTotal"`
+	TaxTotal      *Money `json:"taxTotal"`
+	Total         *Money `json:"total"`
+	// Catalogue prices already include tax (VAT style): taxTotal is part of subtotal.
+	TaxesIncluded bool `json:"taxesIncluded"`
+}
+
+type CartCreateInput struct {
+	Lines           []*CartLineInput     `json:"lines,omitempty"`
+	Email           *string              `json:"email,omitempty"`
+	DiscountCodes   []string             `json:"discountCodes,omitempty"`
+	ShippingAddress *MailingAddressInput `json:"shippingAddress,omitempty"`
+	Note            *string              `json:"note,omitempty"`
+	// The storefront's visitor id (the one trackEvent uses), to stitch the cart to a profile.
+	AnonymousID *string `json:"anonymousId,omitempty"`
+}
+
+// A discount code on a cart.
+type CartDiscountCode struct {
+	Code string `json:"code"`
+	// Whether the code applies to the cart as it is.
+	Applicable bool `json:"applicable"`
+	// Why it does not apply (e.g. DISCOUNT_MINIMUM_NOT_MET).
+	Reason *string `json:"reason,omitempty"`
+	// What it takes off (for free shipping, the shipping saved).
+	Amount *Money `json:"amount"`
+}
+
+// A line of a cart.
+type CartLine struct {
+	ID       uuid.UUID `json:"id"`
+	Quantity int       `json:"quantity"`
+	// Null when the variant is no longer sold.
+	Variant *ent.ProductVariant `json:"variant,omitempty"`
+	Cost    *CartLineCost       `json:"cost"`
+}
+
+// What a cart line costs.
+type CartLineCost struct {
+	UnitPrice *Money `json:"unitPrice"`
+	Subtotal  *Money `json:"subtotal"`
+	// The line's share of the cart's discounts.
+	Discount *Money `json:"discount"`
+	Total    *Money `json:"total"`
+}
+
+type CartLineInput struct {
+	VariantID uuid.UUID `json:"variantId"`
+	// 1 to 10000.
+	Quantity int `json:"quantity"`
+}
+
+type CartLineUpdateInput struct {
+	// A CartLine id.
+	ID uuid.UUID `json:"id"`
+	// 0 removes the line.
+	Quantity int `json:"quantity"`
+}
+
+type CartPayload struct {
+	Cart *Cart `json:"cart,omitempty"`
+	// Non-blocking notices (the change was made).
+	Warnings   []*CartWarning `json:"warnings"`
+	UserErrors []*UserError   `json:"userErrors"`
+}
+
+// A shipping method offered to a cart.
+type CartShippingMethod struct {
+	ID          uuid.UUID `json:"id"`
+	Name        string    `json:"name"`
+	Description *string   `json:"description,omitempty"`
+	// What it costs this cart.
+	Price            *Money `json:"price"`
+	EstimatedDaysMin *int   `json:"estimatedDaysMin,omitempty"`
+	EstimatedDaysMax *int   `json:"estimatedDaysMax,omitempty"`
+}
+
+// A non-blocking notice about a cart.
+type CartWarning struct {
+	Code    CartWarningCode `json:"code"`
+	Message string          `json:"message"`
+	// The line concerned, if any.
+	LineID *uuid.UUID `json:"lineId,omitempty"`
+}
+
 type CategoryCreateInput struct {
 	Name string `json:"name"`
 	// Generated from the name (unique in the store) when left out.
@@ -117,6 +245,29 @@ type CategoryUpdatePayload struct {
 	UserErrors []*UserError         `json:"userErrors"`
 }
 
+type CheckoutCompleteInput struct {
+	CartID          uuid.UUID             `json:"cartId"`
+	PaymentProvider order.PaymentProvider `json:"paymentProvider"`
+	// Any string up to 255 characters, new for each purchase attempt (a UUID).
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type CheckoutCompletePayload struct {
+	Order      *ent.Order       `json:"order,omitempty"`
+	Payment    *CheckoutPayment `json:"payment,omitempty"`
+	UserErrors []*UserError     `json:"userErrors"`
+}
+
+// The payment checkout started.
+type CheckoutPayment struct {
+	ID       uuid.UUID             `json:"id"`
+	Provider order.PaymentProvider `json:"provider"`
+	Status   orderpayment.Status   `json:"status"`
+	Amount   *Money                `json:"amount"`
+	// STRIPE: the PaymentIntent's client secret for Stripe.js (confirm the payment in the browser).
+	ClientSecret *string `json:"clientSecret,omitempty"`
+}
+
 // A tracked customer event.
 type CustomerActivity struct {
 	EventID    uuid.UUID `json:"eventId"`
@@ -158,6 +309,29 @@ type CustomerRegisterPayload struct {
 	CustomerAccessToken *string      `json:"customerAccessToken,omitempty"`
 	RefreshToken        *string      `json:"refreshToken,omitempty"`
 	UserErrors          []*UserError `json:"userErrors"`
+}
+
+type DiscountInput struct {
+	Code  *string        `json:"code,omitempty"`
+	Title *string        `json:"title,omitempty"`
+	Kind  *discount.Kind `json:"kind,omitempty"`
+	// FIXED_AMOUNT: minor units; PERCENTAGE: basis points (1000 = 10%).
+	Value             *int `json:"value,omitempty"`
+	MinSubtotalAmount *int `json:"minSubtotalAmount,omitempty"`
+	// Null (or 0) for unlimited.
+	UsageLimit           *int        `json:"usageLimit,omitempty"`
+	OncePerCustomer      *bool       `json:"oncePerCustomer,omitempty"`
+	Combinable           *bool       `json:"combinable,omitempty"`
+	StartsAt             *time.Time  `json:"startsAt,omitempty"`
+	EndsAt               *time.Time  `json:"endsAt,omitempty"`
+	Active               *bool       `json:"active,omitempty"`
+	AppliesToProductIds  []uuid.UUID `json:"appliesToProductIds,omitempty"`
+	AppliesToCategoryIds []uuid.UUID `json:"appliesToCategoryIds,omitempty"`
+}
+
+type DiscountPayload struct {
+	Discount   *ent.Discount `json:"discount,omitempty"`
+	UserErrors []*UserError  `json:"userErrors"`
 }
 
 // Why one row of an import failed.
@@ -234,6 +408,35 @@ type LogoutPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A postal address.
+type MailingAddress struct {
+	FirstName  *string `json:"firstName,omitempty"`
+	LastName   *string `json:"lastName,omitempty"`
+	Company    *string `json:"company,omitempty"`
+	Line1      string  `json:"line1"`
+	Line2      *string `json:"line2,omitempty"`
+	City       string  `json:"city"`
+	Province   *string `json:"province,omitempty"`
+	PostalCode *string `json:"postalCode,omitempty"`
+	// ISO 3166-1 alpha-2.
+	CountryCode string  `json:"countryCode"`
+	Phone       *string `json:"phone,omitempty"`
+}
+
+type MailingAddressInput struct {
+	FirstName  *string `json:"firstName,omitempty"`
+	LastName   *string `json:"lastName,omitempty"`
+	Company    *string `json:"company,omitempty"`
+	Line1      string  `json:"line1"`
+	Line2      *string `json:"line2,omitempty"`
+	City       string  `json:"city"`
+	Province   *string `json:"province,omitempty"`
+	PostalCode *string `json:"postalCode,omitempty"`
+	// ISO 3166-1 alpha-2, e.g. US.
+	CountryCode string  `json:"countryCode"`
+	Phone       *string `json:"phone,omitempty"`
+}
+
 // The signed-in staff user and their store.
 type Me struct {
 	User     *ent.User            `json:"user"`
@@ -271,6 +474,13 @@ type Money struct {
 	CurrencyCode string `json:"currencyCode"`
 }
 
+type OrderCancelInput struct {
+	ID     uuid.UUID           `json:"id"`
+	Reason *order.CancelReason `json:"reason,omitempty"`
+	// Give the held stock back to sale (default true).
+	Restock *bool `json:"restock,omitempty"`
+}
+
 // An order event, with the order's state after it.
 type OrderEvent struct {
 	// The event's id: a redelivered event repeats it, so a client can drop duplicates.
@@ -291,6 +501,18 @@ type OrderEvent struct {
 	TrackingURL    *string `json:"trackingUrl,omitempty"`
 	// CANCELLED: why, when given.
 	Reason *string `json:"reason,omitempty"`
+}
+
+type OrderFulfillInput struct {
+	ID             uuid.UUID `json:"id"`
+	TrackingNumber *string   `json:"trackingNumber,omitempty"`
+	TrackingURL    *string   `json:"trackingUrl,omitempty"`
+	Carrier        *string   `json:"carrier,omitempty"`
+}
+
+type OrderPayload struct {
+	Order      *ent.Order   `json:"order,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type ProductCreateInput struct {
@@ -539,12 +761,61 @@ type ProductVariantUpdatePayload struct {
 	UserErrors     []*UserError        `json:"userErrors"`
 }
 
+type RefundCreateInput struct {
+	OrderID uuid.UUID `json:"orderId"`
+	// Minor units; at most what was captured and not yet refunded.
+	Amount int `json:"amount"`
+	// Put the order's units back in stock (all of them, on a full refund).
+	Restock *bool   `json:"restock,omitempty"`
+	Reason  *string `json:"reason,omitempty"`
+}
+
+type RefundCreatePayload struct {
+	Refund     *ent.Refund  `json:"refund,omitempty"`
+	Order      *ent.Order   `json:"order,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // What search engines and link previews show for a page.
 type Seo struct {
 	// Page title: the SEO title, else the product's title.
 	Title *string `json:"title,omitempty"`
 	// Meta description: the SEO description, else the start of the description (at most 160 characters).
 	Description *string `json:"description,omitempty"`
+}
+
+type ShippingMethodInput struct {
+	Name              *string `json:"name,omitempty"`
+	Code              *string `json:"code,omitempty"`
+	Description       *string `json:"description,omitempty"`
+	Price             *int    `json:"price,omitempty"`
+	MinSubtotalAmount *int    `json:"minSubtotalAmount,omitempty"`
+	MaxSubtotalAmount *int    `json:"maxSubtotalAmount,omitempty"`
+	FreeOverAmount    *int    `json:"freeOverAmount,omitempty"`
+	// ISO alpha-2 codes; empty for everywhere.
+	Countries        []string                   `json:"countries,omitempty"`
+	WeightBands      []*ShippingWeightBandInput `json:"weightBands,omitempty"`
+	EstimatedDaysMin *int                       `json:"estimatedDaysMin,omitempty"`
+	EstimatedDaysMax *int                       `json:"estimatedDaysMax,omitempty"`
+	Active           *bool                      `json:"active,omitempty"`
+	Position         *int                       `json:"position,omitempty"`
+}
+
+type ShippingMethodPayload struct {
+	ShippingMethod *ent.ShippingMethod `json:"shippingMethod,omitempty"`
+	UserErrors     []*UserError        `json:"userErrors"`
+}
+
+// A price band of a weight-based shipping method.
+type ShippingWeightBand struct {
+	// Carts whose shipped weight is at most this many grams pay price.
+	MaxGrams int    `json:"maxGrams"`
+	Price    *Money `json:"price"`
+}
+
+type ShippingWeightBandInput struct {
+	MaxGrams int `json:"maxGrams"`
+	Price    int `json:"price"`
 }
 
 type StorefrontConfigUpdateInput struct {
@@ -580,6 +851,13 @@ type StorefrontConfigUpdateInput struct {
 type StorefrontConfigUpdatePayload struct {
 	StorefrontConfig *ent.StorefrontConfig `json:"storefrontConfig,omitempty"`
 	UserErrors       []*UserError          `json:"userErrors"`
+}
+
+type StripeConnectOnboardPayload struct {
+	// Stripe-hosted onboarding page; valid for a few minutes.
+	URL        *string      `json:"url,omitempty"`
+	AccountID  *string      `json:"accountId,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // Live events of the store, for admin dashboards (staff, or secret keys
@@ -639,6 +917,73 @@ type WarehouseCreateInput struct {
 type WarehouseCreatePayload struct {
 	Warehouse  *ent.Warehouse `json:"warehouse,omitempty"`
 	UserErrors []*UserError   `json:"userErrors"`
+}
+
+// Codes of CartWarning.
+type CartWarningCode string
+
+const (
+	// The variant's price changed since the line was added; the cart uses the new price.
+	CartWarningCodePriceChanged CartWarningCode = "PRICE_CHANGED"
+	// Less stock is available than the line's quantity.
+	CartWarningCodeNotEnoughStock CartWarningCode = "NOT_ENOUGH_STOCK"
+	// The variant is no longer sold.
+	CartWarningCodeUnavailable CartWarningCode = "UNAVAILABLE"
+	// The chosen shipping method is not offered for the cart any more.
+	CartWarningCodeShippingMethodUnavailable CartWarningCode = "SHIPPING_METHOD_UNAVAILABLE"
+	// A discount code on the cart does not apply.
+	CartWarningCodeDiscountNotApplicable CartWarningCode = "DISCOUNT_NOT_APPLICABLE"
+)
+
+var AllCartWarningCode = []CartWarningCode{
+	CartWarningCodePriceChanged,
+	CartWarningCodeNotEnoughStock,
+	CartWarningCodeUnavailable,
+	CartWarningCodeShippingMethodUnavailable,
+	CartWarningCodeDiscountNotApplicable,
+}
+
+func (e CartWarningCode) IsValid() bool {
+	switch e {
+	case CartWarningCodePriceChanged, CartWarningCodeNotEnoughStock, CartWarningCodeUnavailable, CartWarningCodeShippingMethodUnavailable, CartWarningCodeDiscountNotApplicable:
+		return true
+	}
+	return false
+}
+
+func (e CartWarningCode) String() string {
+	return string(e)
+}
+
+func (e *CartWarningCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CartWarningCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CartWarningCode", str)
+	}
+	return nil
+}
+
+func (e CartWarningCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CartWarningCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CartWarningCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Formats of productImport.
@@ -990,6 +1335,38 @@ const (
 	UserErrorCodeLastOwner UserErrorCode = "LAST_OWNER"
 	// Too many items (e.g. more than 100 variants or 3 options of a product).
 	UserErrorCodeTooMany UserErrorCode = "TOO_MANY"
+	// Not enough stock for a cart line or checkout (the field names the line).
+	UserErrorCodeOutOfStock UserErrorCode = "OUT_OF_STOCK"
+	// The variant is not sold (draft, archived or unpublished product).
+	UserErrorCodeUnavailable UserErrorCode = "UNAVAILABLE"
+	// The idempotency key was used before with another input.
+	UserErrorCodeIdempotencyKeyMismatch UserErrorCode = "IDEMPOTENCY_KEY_MISMATCH"
+	// The cart was already turned into an order.
+	UserErrorCodeCartCompleted UserErrorCode = "CART_COMPLETED"
+	// The cart has no lines.
+	UserErrorCodeCartEmpty UserErrorCode = "CART_EMPTY"
+	// No discount with this code, or it cannot be used now.
+	UserErrorCodeDiscountInvalid UserErrorCode = "DISCOUNT_INVALID"
+	// The discount code reached its usage limit.
+	UserErrorCodeDiscountUsageLimitReached UserErrorCode = "DISCOUNT_USAGE_LIMIT_REACHED"
+	// The buyer already used this once-per-customer code.
+	UserErrorCodeDiscountAlreadyUsed UserErrorCode = "DISCOUNT_ALREADY_USED"
+	// The cart does not meet the discount's minimum subtotal.
+	UserErrorCodeDiscountMinimumNotMet UserErrorCode = "DISCOUNT_MINIMUM_NOT_MET"
+	// The discount cannot be combined with the other codes on the cart.
+	UserErrorCodeDiscountNotCombinable UserErrorCode = "DISCOUNT_NOT_COMBINABLE"
+	// The cart needs a shipping method (or the chosen one is not offered any more).
+	UserErrorCodeShippingMethodRequired UserErrorCode = "SHIPPING_METHOD_REQUIRED"
+	// The order cannot make this change in its current state (e.g. fulfil a cancelled order).
+	UserErrorCodeInvalidState UserErrorCode = "INVALID_STATE"
+	// The refund is larger than what is left to refund.
+	UserErrorCodeRefundExceedsCaptured UserErrorCode = "REFUND_EXCEEDS_CAPTURED"
+	// The store cannot take this kind of payment (e.g. Stripe onboarding not finished).
+	UserErrorCodePaymentsNotEnabled UserErrorCode = "PAYMENTS_NOT_ENABLED"
+	// The payment provider refused or could not be reached; nothing was charged.
+	UserErrorCodePaymentFailed UserErrorCode = "PAYMENT_FAILED"
+	// Guest checkout is off: sign in as a customer.
+	UserErrorCodeLoginRequired UserErrorCode = "LOGIN_REQUIRED"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -1005,11 +1382,27 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeNotFound,
 	UserErrorCodeLastOwner,
 	UserErrorCodeTooMany,
+	UserErrorCodeOutOfStock,
+	UserErrorCodeUnavailable,
+	UserErrorCodeIdempotencyKeyMismatch,
+	UserErrorCodeCartCompleted,
+	UserErrorCodeCartEmpty,
+	UserErrorCodeDiscountInvalid,
+	UserErrorCodeDiscountUsageLimitReached,
+	UserErrorCodeDiscountAlreadyUsed,
+	UserErrorCodeDiscountMinimumNotMet,
+	UserErrorCodeDiscountNotCombinable,
+	UserErrorCodeShippingMethodRequired,
+	UserErrorCodeInvalidState,
+	UserErrorCodeRefundExceedsCaptured,
+	UserErrorCodePaymentsNotEnabled,
+	UserErrorCodePaymentFailed,
+	UserErrorCodeLoginRequired,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany, UserErrorCodeOutOfStock, UserErrorCodeUnavailable, UserErrorCodeIdempotencyKeyMismatch, UserErrorCodeCartCompleted, UserErrorCodeCartEmpty, UserErrorCodeDiscountInvalid, UserErrorCodeDiscountUsageLimitReached, UserErrorCodeDiscountAlreadyUsed, UserErrorCodeDiscountMinimumNotMet, UserErrorCodeDiscountNotCombinable, UserErrorCodeShippingMethodRequired, UserErrorCodeInvalidState, UserErrorCodeRefundExceedsCaptured, UserErrorCodePaymentsNotEnabled, UserErrorCodePaymentFailed, UserErrorCodeLoginRequired:
 		return true
 	}
 	return false

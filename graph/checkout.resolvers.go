@@ -7,125 +7,231 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/order"
 	"github.com/omnisphere/omnisphere/graph/model"
+	"github.com/omnisphere/omnisphere/internal/checkout"
+	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
 // Orders is the resolver for the orders field.
 func (r *customerResolver) Orders(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: Orders - orders"))
+	return r.Client.Order.Query().Where(order.CustomerID(obj.ID)).
+		Paginate(ctx, after, first, before, last, ent.WithOrderOrder(&ent.OrderOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OrderOrderFieldPlacedAt}))
 }
 
 // ActiveCart is the resolver for the activeCart field.
 func (r *customerResolver) ActiveCart(ctx context.Context, obj *ent.Customer) (*model.Cart, error) {
-	panic(fmt.Errorf("not implemented: ActiveCart - activeCart"))
+	c, err := r.Checkout.ActiveCart(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return cartModel(c), nil
 }
 
 // PaymentsEnabled is the resolver for the paymentsEnabled field.
 func (r *merchantAccountResolver) PaymentsEnabled(ctx context.Context, obj *ent.MerchantAccount) (bool, error) {
-	panic(fmt.Errorf("not implemented: PaymentsEnabled - paymentsEnabled"))
+	return checkout.PaymentsEnabled(obj), nil
 }
 
 // CartCreate is the resolver for the cartCreate field.
 func (r *mutationResolver) CartCreate(ctx context.Context, input model.CartCreateInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartCreate - cartCreate"))
+	c, w, err := r.Checkout.CreateCart(ctx, checkout.CreateCartInput{Lines: lineInputs(input.Lines), Email: input.Email,
+		DiscountCodes: input.DiscountCodes, ShippingAddress: addressInput(input.ShippingAddress), Note: input.Note,
+		AnonymousID: input.AnonymousID})
+	return cartPayload(c, w, err)
 }
 
 // CartLinesAdd is the resolver for the cartLinesAdd field.
 func (r *mutationResolver) CartLinesAdd(ctx context.Context, cartID uuid.UUID, lines []*model.CartLineInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesAdd - cartLinesAdd"))
+	c, w, err := r.Checkout.AddLines(ctx, cartID.String(), lineInputs(lines))
+	return cartPayload(c, w, err)
 }
 
 // CartLinesUpdate is the resolver for the cartLinesUpdate field.
 func (r *mutationResolver) CartLinesUpdate(ctx context.Context, cartID uuid.UUID, lines []*model.CartLineUpdateInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesUpdate - cartLinesUpdate"))
+	in := make([]checkout.LineUpdate, 0, len(lines))
+	for _, l := range lines {
+		in = append(in, checkout.LineUpdate{LineID: l.ID, Quantity: l.Quantity})
+	}
+	c, w, err := r.Checkout.UpdateLines(ctx, cartID.String(), in)
+	return cartPayload(c, w, err)
 }
 
 // CartLinesRemove is the resolver for the cartLinesRemove field.
 func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID uuid.UUID, lineIds []uuid.UUID) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesRemove - cartLinesRemove"))
+	c, w, err := r.Checkout.RemoveLines(ctx, cartID.String(), lineIds)
+	return cartPayload(c, w, err)
 }
 
 // CartDiscountCodesUpdate is the resolver for the cartDiscountCodesUpdate field.
 func (r *mutationResolver) CartDiscountCodesUpdate(ctx context.Context, cartID uuid.UUID, discountCodes []string) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartDiscountCodesUpdate - cartDiscountCodesUpdate"))
+	c, w, err := r.Checkout.UpdateDiscountCodes(ctx, cartID.String(), discountCodes)
+	return cartPayload(c, w, err)
 }
 
 // CartBuyerIdentityUpdate is the resolver for the cartBuyerIdentityUpdate field.
 func (r *mutationResolver) CartBuyerIdentityUpdate(ctx context.Context, cartID uuid.UUID, buyerIdentity model.CartBuyerIdentityInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartBuyerIdentityUpdate - cartBuyerIdentityUpdate"))
+	c, w, err := r.Checkout.UpdateBuyerIdentity(ctx, cartID.String(), checkout.BuyerIdentity{Email: buyerIdentity.Email,
+		ShippingAddress: addressInput(buyerIdentity.ShippingAddress), BillingAddress: addressInput(buyerIdentity.BillingAddress),
+		Note: buyerIdentity.Note})
+	return cartPayload(c, w, err)
 }
 
 // CartShippingMethodUpdate is the resolver for the cartShippingMethodUpdate field.
 func (r *mutationResolver) CartShippingMethodUpdate(ctx context.Context, cartID uuid.UUID, shippingMethodID uuid.UUID) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartShippingMethodUpdate - cartShippingMethodUpdate"))
+	c, w, err := r.Checkout.SelectShippingMethod(ctx, cartID.String(), shippingMethodID)
+	return cartPayload(c, w, err)
 }
 
 // CheckoutComplete is the resolver for the checkoutComplete field.
 func (r *mutationResolver) CheckoutComplete(ctx context.Context, input model.CheckoutCompleteInput) (*model.CheckoutCompletePayload, error) {
-	panic(fmt.Errorf("not implemented: CheckoutComplete - checkoutComplete"))
+	done, err := r.Checkout.Complete(ctx, checkout.CompleteInput{CartToken: input.CartID.String(),
+		Provider: checkout.Provider(input.PaymentProvider), IdempotencyKey: input.IdempotencyKey})
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.CheckoutCompletePayload{UserErrors: ues}, nil
+	}
+	pay := done.Payment
+	out := &model.CheckoutCompletePayload{Order: done.Order, UserErrors: ues, Payment: &model.CheckoutPayment{
+		ID: pay.ID, Provider: order.PaymentProvider(pay.Provider), Status: pay.Status,
+		Amount: money(pay.Amount, pay.Currency), ClientSecret: nonEmpty(done.ClientSecret)}}
+	if done.PaymentError != nil {
+		out.UserErrors = append(out.UserErrors, &model.UserError{Code: model.UserErrorCodePaymentFailed,
+			Field:   []string{"input", "paymentProvider"},
+			Message: "the order is placed but the payment could not be started; retry with the same idempotencyKey"})
+	}
+	return out, nil
 }
 
 // OrderMarkPaid is the resolver for the orderMarkPaid field.
 func (r *mutationResolver) OrderMarkPaid(ctx context.Context, id uuid.UUID) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderMarkPaid - orderMarkPaid"))
+	return orderPayload(r.Checkout.MarkPaid(ctx, id))
 }
 
 // OrderFulfill is the resolver for the orderFulfill field.
 func (r *mutationResolver) OrderFulfill(ctx context.Context, input model.OrderFulfillInput) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderFulfill - orderFulfill"))
+	return orderPayload(r.Checkout.Fulfil(ctx, checkout.FulfilInput{OrderID: input.ID, TrackingNumber: input.TrackingNumber,
+		TrackingURL: input.TrackingURL, Carrier: input.Carrier}))
 }
 
 // OrderMarkDelivered is the resolver for the orderMarkDelivered field.
 func (r *mutationResolver) OrderMarkDelivered(ctx context.Context, id uuid.UUID) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderMarkDelivered - orderMarkDelivered"))
+	return orderPayload(r.Checkout.MarkDelivered(ctx, id))
 }
 
 // OrderCancel is the resolver for the orderCancel field.
 func (r *mutationResolver) OrderCancel(ctx context.Context, input model.OrderCancelInput) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderCancel - orderCancel"))
+	restock := input.Restock == nil || *input.Restock
+	return orderPayload(r.Checkout.Cancel(ctx, checkout.CancelInput{OrderID: input.ID, Reason: cancelReason(input.Reason), Restock: restock}))
 }
 
 // RefundCreate is the resolver for the refundCreate field.
 func (r *mutationResolver) RefundCreate(ctx context.Context, input model.RefundCreateInput) (*model.RefundCreatePayload, error) {
-	panic(fmt.Errorf("not implemented: RefundCreate - refundCreate"))
+	in := checkout.RefundInput{OrderID: input.OrderID, Amount: int64(input.Amount), Reason: input.Reason,
+		Restock: input.Restock != nil && *input.Restock}
+	if v := viewer.FromContext(ctx); v.Kind == viewer.Staff {
+		in.By = &v.UserID
+	}
+	ref, o, err := r.Checkout.Refund(ctx, in)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.RefundCreatePayload{UserErrors: ues}, nil
+	}
+	return &model.RefundCreatePayload{Refund: ref, Order: o, UserErrors: ues}, nil
 }
 
 // DiscountCreate is the resolver for the discountCreate field.
 func (r *mutationResolver) DiscountCreate(ctx context.Context, input model.DiscountInput) (*model.DiscountPayload, error) {
-	panic(fmt.Errorf("not implemented: DiscountCreate - discountCreate"))
+	d, err := r.Checkout.SaveDiscount(ctx, nil, discountInput(input))
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.DiscountPayload{UserErrors: ues}, nil
+	}
+	return &model.DiscountPayload{Discount: d, UserErrors: ues}, nil
 }
 
 // DiscountUpdate is the resolver for the discountUpdate field.
 func (r *mutationResolver) DiscountUpdate(ctx context.Context, id uuid.UUID, input model.DiscountInput) (*model.DiscountPayload, error) {
-	panic(fmt.Errorf("not implemented: DiscountUpdate - discountUpdate"))
+	d, err := r.Checkout.SaveDiscount(ctx, &id, discountInput(input))
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.DiscountPayload{UserErrors: ues}, nil
+	}
+	return &model.DiscountPayload{Discount: d, UserErrors: ues}, nil
 }
 
 // ShippingMethodCreate is the resolver for the shippingMethodCreate field.
 func (r *mutationResolver) ShippingMethodCreate(ctx context.Context, input model.ShippingMethodInput) (*model.ShippingMethodPayload, error) {
-	panic(fmt.Errorf("not implemented: ShippingMethodCreate - shippingMethodCreate"))
+	m, err := r.Checkout.SaveShippingMethod(ctx, nil, shippingInput(input))
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.ShippingMethodPayload{UserErrors: ues}, nil
+	}
+	return &model.ShippingMethodPayload{ShippingMethod: m, UserErrors: ues}, nil
 }
 
 // ShippingMethodUpdate is the resolver for the shippingMethodUpdate field.
 func (r *mutationResolver) ShippingMethodUpdate(ctx context.Context, id uuid.UUID, input model.ShippingMethodInput) (*model.ShippingMethodPayload, error) {
-	panic(fmt.Errorf("not implemented: ShippingMethodUpdate - shippingMethodUpdate"))
+	m, err := r.Checkout.SaveShippingMethod(ctx, &id, shippingInput(input))
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.ShippingMethodPayload{UserErrors: ues}, nil
+	}
+	return &model.ShippingMethodPayload{ShippingMethod: m, UserErrors: ues}, nil
 }
 
 // StripeConnectOnboard is the resolver for the stripeConnectOnboard field.
 func (r *mutationResolver) StripeConnectOnboard(ctx context.Context) (*model.StripeConnectOnboardPayload, error) {
-	panic(fmt.Errorf("not implemented: StripeConnectOnboard - stripeConnectOnboard"))
+	url, acct, err := r.Checkout.Onboard(ctx)
+	ues, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(ues) > 0 {
+		return &model.StripeConnectOnboardPayload{UserErrors: ues}, nil
+	}
+	return &model.StripeConnectOnboardPayload{URL: &url, AccountID: &acct, UserErrors: ues}, nil
 }
 
 // Cart is the resolver for the cart field.
 func (r *queryResolver) Cart(ctx context.Context, id uuid.UUID) (*model.Cart, error) {
-	panic(fmt.Errorf("not implemented: Cart - cart"))
+	c, err := r.Checkout.Cart(ctx, id.String())
+	if _, bad := checkout.IsUserError(err); bad {
+		return nil, nil // an unknown (or someone else's) cart reads as null
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cartModel(c), nil
 }
 
 // WeightBands is the resolver for the weightBands field.
 func (r *shippingMethodResolver) WeightBands(ctx context.Context, obj *ent.ShippingMethod) ([]*model.ShippingWeightBand, error) {
-	panic(fmt.Errorf("not implemented: WeightBands - weightBands"))
+	out := make([]*model.ShippingWeightBand, 0, len(obj.WeightBands))
+	for _, b := range obj.WeightBands {
+		out = append(out, &model.ShippingWeightBand{MaxGrams: b.MaxGrams, Price: money(b.Price, obj.Currency)})
+	}
+	return out, nil
 }

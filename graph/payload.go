@@ -8,6 +8,7 @@ import (
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/catalog"
+	"github.com/omnisphere/omnisphere/internal/checkout"
 )
 
 // userErrors splits a domain error into the userErrors of a payload (for
@@ -31,6 +32,13 @@ func userErrors(err error) ([]*model.UserError, error) {
 		}
 		return out, nil
 	}
+	if e, ok := checkout.IsUserError(err); ok {
+		out := make([]*model.UserError, 0, len(e.Errors))
+		for _, fe := range e.Errors {
+			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
+		}
+		return out, nil
+	}
 	var rl *auth.ErrRateLimited
 	switch {
 	case errors.As(err, &rl):
@@ -39,7 +47,7 @@ func userErrors(err error) ([]*model.UserError, error) {
 		return nil, RateLimited("the server is busy: try again shortly", 1)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return nil, Unauthenticated("sign in again")
-	case errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, checkout.ErrNotFound):
 		return nil, NotFound("not found")
 	}
 	return nil, err

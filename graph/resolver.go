@@ -10,6 +10,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/catalog"
+	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/events"
 )
 
@@ -24,6 +25,8 @@ type Resolver struct {
 	Auth *auth.Service
 	// Catalog is the catalogue administration service.
 	Catalog *catalog.Service
+	// Checkout runs carts, checkout, orders and payments.
+	Checkout *checkout.Service
 	// Bus carries domain events to subscriptions.
 	Bus events.Bus
 	// Subscriptions are the limits of live subscriptions and their count.

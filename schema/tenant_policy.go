@@ -130,6 +130,21 @@ var (
 	}
 )
 
+// grantedOrders returns the orders the request was granted
+// (viewer.GrantOrder: a guest's just-placed order) when table is orders or
+// one of its child tables, as query arguments.
+func grantedOrders(ctx context.Context, table string, own ownership) []any {
+	if table != "orders" && own.parent != "orders" {
+		return nil
+	}
+	ids := viewer.GrantedOrders(ctx)
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
 // audienceFilter applies, after the tenant filter, what a non-staff viewer
 // (a storefront visitor or a signed-in customer) may read: catalogue tables
 // in full, a customer's own rows of customer-owned tables, nothing else.
@@ -143,17 +158,30 @@ func audienceFilter(table string) ent.Interceptor {
 			return nil
 		}
 		own, owned := ownedTables[table]
-		if !owned || v.Kind != viewer.Customer || v.CustomerID == uuid.Nil {
+		granted := grantedOrders(ctx, table, own)
+		customer := owned && v.Kind == viewer.Customer && v.CustomerID != uuid.Nil
+		if !customer && len(granted) == 0 {
 			return viewer.ErrStaffOnly
 		}
 		me := v.CustomerID
-		if own.parent == "" {
-			q.WhereP(sql.FieldEQ(own.column, me))
-			return nil
-		}
 		q.WhereP(func(s *sql.Selector) {
-			parent := sql.Table(own.parent)
-			s.Where(sql.In(s.C(own.column), sql.Select(parent.C("id")).From(parent).Where(sql.EQ(parent.C("customer_id"), me))))
+			var preds []*sql.Predicate
+			switch {
+			case !customer:
+			case own.parent == "":
+				preds = append(preds, sql.EQ(s.C(own.column), me))
+			default:
+				parent := sql.Table(own.parent)
+				preds = append(preds, sql.In(s.C(own.column), sql.Select(parent.C("id")).From(parent).Where(sql.EQ(parent.C("customer_id"), me))))
+			}
+			if len(granted) > 0 {
+				col := own.column
+				if table == "orders" {
+					col = "id"
+				}
+				preds = append(preds, sql.In(s.C(col), granted...))
+			}
+			s.Where(sql.Or(preds...))
 		})
 		return nil
 	})

@@ -42,6 +42,8 @@ func (s *Server) withViewer(next http.Handler) http.Handler {
 			IP:        clientIP(r, s.Config.TrustProxy),
 			UserAgent: r.UserAgent(),
 		})
+		// The request's own read grants (a guest's just-placed order).
+		ctx = viewer.WithGrants(ctx)
 		v, err := s.authenticate(ctx, r.Header.Get("Authorization"), r.Header.Get("X-Storefront-Key"), r.Header.Get("X-Store-Slug"))
 		if err != nil {
 			writeJSONError(w, http.StatusUnauthorized, err.Error(), "UNAUTHENTICATED")

@@ -75,6 +75,17 @@ type Config struct {
 	SubscriptionsPerMerchant int           // SUBSCRIPTIONS_PER_MERCHANT (1000): open subscriptions per store per process; 0 = no limit
 	SubscriptionRecheck      time.Duration // SUBSCRIPTION_RECHECK (30s): how often a subscription's credentials are verified again
 	SubscriptionSendTimeout  time.Duration // SUBSCRIPTION_SEND_TIMEOUT (10s): how long an event may wait for a slow client
+
+	// Checkout and payments (docs/checkout.md, docs/payments.md).
+	CheckoutStockHold       time.Duration // CHECKOUT_STOCK_HOLD (30m): how long a Stripe order's stock waits for its payment
+	CheckoutManualStockHold time.Duration // CHECKOUT_MANUAL_STOCK_HOLD (0 = until staff act): the same for MANUAL orders
+	CartAbandonAfter        time.Duration // CART_ABANDON_AFTER (1h): idle time after which a cart with an email is abandoned
+	CheckoutSweepInterval   time.Duration // CHECKOUT_SWEEP_INTERVAL (30s): how often expired holds and abandoned carts are looked for
+	PublicURL               string        // PUBLIC_URL (http://localhost:PORT): this server's public base URL (Stripe onboarding return links)
+	StripeSecretKey         string        // STRIPE_SECRET_KEY: platform secret key; empty = card payments off (MANUAL only)
+	StripeWebhookSecret     string        // STRIPE_WEBHOOK_SECRET: signing secret of POST /webhooks/stripe
+	StripeConnectSecret     string        // STRIPE_CONNECT_WEBHOOK_SECRET: signing secret of POST /webhooks/stripe/connect
+	StripeAPIURL            string        // STRIPE_API_URL: Stripe API base URL (stripe-mock in tests); empty = api.stripe.com
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -158,6 +169,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.SubscriptionRecheck <= 0 || c.SubscriptionSendTimeout <= 0 {
 		errs = append(errs, errors.New("SUBSCRIPTION_RECHECK and SUBSCRIPTION_SEND_TIMEOUT must be positive"))
 	}
+	c.CheckoutStockHold = durVar(getenv, "CHECKOUT_STOCK_HOLD", 30*time.Minute, &errs)
+	c.CheckoutManualStockHold = durVar(getenv, "CHECKOUT_MANUAL_STOCK_HOLD", 0, &errs)
+	c.CartAbandonAfter = durVar(getenv, "CART_ABANDON_AFTER", time.Hour, &errs)
+	c.CheckoutSweepInterval = durVar(getenv, "CHECKOUT_SWEEP_INTERVAL", 30*time.Second, &errs)
+	if c.CheckoutStockHold < time.Minute || c.CartAbandonAfter < time.Minute || c.CheckoutSweepInterval < 100*time.Millisecond {
+		errs = append(errs, errors.New("CHECKOUT_STOCK_HOLD and CART_ABANDON_AFTER must be at least 1m, CHECKOUT_SWEEP_INTERVAL at least 100ms"))
+	}
+	c.PublicURL = strings.TrimRight(strOr(getenv("PUBLIC_URL"), fmt.Sprintf("http://localhost:%d", c.Port)), "/")
+	c.StripeSecretKey = strings.TrimSpace(getenv("STRIPE_SECRET_KEY"))
+	c.StripeWebhookSecret = strings.TrimSpace(getenv("STRIPE_WEBHOOK_SECRET"))
+	c.StripeConnectSecret = strings.TrimSpace(getenv("STRIPE_CONNECT_WEBHOOK_SECRET"))
+	c.StripeAPIURL = strings.TrimSpace(getenv("STRIPE_API_URL"))
 	c.StorefrontCacheTTL = durVar(getenv, "STOREFRONT_CACHE_TTL", 10*time.Second, &errs)
 	if c.StorefrontCacheTTL <= 0 {
 		errs = append(errs, errors.New("STOREFRONT_CACHE_TTL must be positive"))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,8 +19,10 @@ import (
 	"github.com/omnisphere/omnisphere/graph"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/catalog"
+	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/payment"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/respcache"
 	"github.com/omnisphere/omnisphere/web"
@@ -58,6 +61,16 @@ type Server struct {
 	cacheRemote *respcache.Remote
 	// Subscriptions are the live subscriptions' limits and open count.
 	Subscriptions *graph.Subscriptions
+	// Stripe is the Stripe Connect client (nil without STRIPE_SECRET_KEY);
+	// Checkout runs carts, checkout, orders and payments; Webhooks is the
+	// idempotent intake of Stripe's events.
+	Stripe   *payment.Stripe
+	Checkout *checkout.Service
+	Webhooks *payment.Webhooks
+	// bgCancel stops the background loops (checkout sweeps, webhook
+	// retries); bg waits for them.
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
 }
@@ -112,6 +125,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Catalog = catalog.New(d.Client, log, s.mediaRoot(), nil)
 	s.Catalog.AfterImport = d.Analyze
+	s.Stripe = payment.New(payment.Config{SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret,
+		ConnectWebhookSecret: cfg.StripeConnectSecret, APIURL: cfg.StripeAPIURL, PublicURL: cfg.PublicURL})
+	s.Checkout = checkout.New(d.Client, d.Dialect, s.Catalog, s.Stripe, checkout.Config{
+		StockHold: cfg.CheckoutStockHold, ManualStockHold: cfg.CheckoutManualStockHold,
+		AbandonAfter: cfg.CartAbandonAfter, SweepInterval: cfg.CheckoutSweepInterval,
+	}, log)
+	s.Webhooks = payment.NewWebhooks(d.Client, s.Checkout, payment.WebhookConfig{
+		Secret: cfg.StripeWebhookSecret, ConnectSecret: cfg.StripeConnectSecret, Logger: log})
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.bgCancel = cancel
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.Checkout.Run(bgCtx) }()
+	go func() { defer s.bg.Done(); s.Webhooks.Run(bgCtx, cfg.CheckoutSweepInterval) }()
 	if cfg.StorefrontCacheMB > 0 {
 		s.RespCache = respcache.New(cfg.StorefrontCacheMB<<20, cfg.StorefrontCacheTTL)
 		d.OnWrite(invalidateOnWrite(s.RespCache))
@@ -139,6 +165,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("/graphql", s.withEdge(s.withViewer(newGraphQLHandler(s))))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
+	mux.Handle("POST /webhooks/stripe", s.Webhooks.Handler(false))
+	mux.Handle("POST /webhooks/stripe/connect", s.Webhooks.Handler(true))
 	mux.Handle("GET /media/", s.media())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
@@ -169,6 +197,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // Close stops the event relay (publishing what is pending first) and
 // releases the stores.
 func (s *Server) Close() error {
+	if s.bgCancel != nil {
+		s.bgCancel()
+		s.bg.Wait()
+	}
 	errs := []error{s.stopEvents()}
 	if s.cacheRemote != nil {
 		s.cacheRemote.Close()

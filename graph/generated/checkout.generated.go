@@ -2507,7 +2507,7 @@ func (ec *executionContext) unmarshalInputDiscountInput(ctx context.Context, obj
 			if err != nil {
 				return it, err
 			}
-			it.UsageLimit = data
+			it.UsageLimit = graphql.OmittableOf(data)
 		case "oncePerCustomer":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oncePerCustomer"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -2535,7 +2535,7 @@ func (ec *executionContext) unmarshalInputDiscountInput(ctx context.Context, obj
 			if err != nil {
 				return it, err
 			}
-			it.EndsAt = data
+			it.EndsAt = graphql.OmittableOf(data)
 		case "active":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -2924,21 +2924,21 @@ func (ec *executionContext) unmarshalInputShippingMethodInput(ctx context.Contex
 			if err != nil {
 				return it, err
 			}
-			it.MinSubtotalAmount = data
+			it.MinSubtotalAmount = graphql.OmittableOf(data)
 		case "maxSubtotalAmount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxSubtotalAmount"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.MaxSubtotalAmount = data
+			it.MaxSubtotalAmount = graphql.OmittableOf(data)
 		case "freeOverAmount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeOverAmount"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.FreeOverAmount = data
+			it.FreeOverAmount = graphql.OmittableOf(data)
 		case "countries":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countries"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)

@@ -10032,11 +10032,12 @@ input DiscountInput {
   value: Int
   minSubtotalAmount: Int
   "Null (or 0) for unlimited."
-  usageLimit: Int
+  usageLimit: Int @goField(omittable: true)
   oncePerCustomer: Boolean
   combinable: Boolean
   startsAt: Time
-  endsAt: Time
+  "Null for no end."
+  endsAt: Time @goField(omittable: true)
   active: Boolean
   appliesToProductIds: [ID!]
   appliesToCategoryIds: [ID!]
@@ -10057,9 +10058,12 @@ input ShippingMethodInput {
   code: String
   description: String
   price: Int
-  minSubtotalAmount: Int
-  maxSubtotalAmount: Int
-  freeOverAmount: Int
+  "Null for no minimum."
+  minSubtotalAmount: Int @goField(omittable: true)
+  "Null for no maximum."
+  maxSubtotalAmount: Int @goField(omittable: true)
+  "Free when the merchandise subtotal after discounts reaches this; null for never."
+  freeOverAmount: Int @goField(omittable: true)
   "ISO alpha-2 codes; empty for everywhere."
   countries: [String!]
   weightBands: [ShippingWeightBandInput!]

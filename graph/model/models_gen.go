@@ -319,14 +319,15 @@ type DiscountInput struct {
 	Value             *int `json:"value,omitempty"`
 	MinSubtotalAmount *int `json:"minSubtotalAmount,omitempty"`
 	// Null (or 0) for unlimited.
-	UsageLimit           *int        `json:"usageLimit,omitempty"`
-	OncePerCustomer      *bool       `json:"oncePerCustomer,omitempty"`
-	Combinable           *bool       `json:"combinable,omitempty"`
-	StartsAt             *time.Time  `json:"startsAt,omitempty"`
-	EndsAt               *time.Time  `json:"endsAt,omitempty"`
-	Active               *bool       `json:"active,omitempty"`
-	AppliesToProductIds  []uuid.UUID `json:"appliesToProductIds,omitempty"`
-	AppliesToCategoryIds []uuid.UUID `json:"appliesToCategoryIds,omitempty"`
+	UsageLimit      graphql.Omittable[*int] `json:"usageLimit,omitempty"`
+	OncePerCustomer *bool                   `json:"oncePerCustomer,omitempty"`
+	Combinable      *bool                   `json:"combinable,omitempty"`
+	StartsAt        *time.Time              `json:"startsAt,omitempty"`
+	// Null for no end.
+	EndsAt               graphql.Omittable[*time.Time] `json:"endsAt,omitempty"`
+	Active               *bool                         `json:"active,omitempty"`
+	AppliesToProductIds  []uuid.UUID                   `json:"appliesToProductIds,omitempty"`
+	AppliesToCategoryIds []uuid.UUID                   `json:"appliesToCategoryIds,omitempty"`
 }
 
 type DiscountPayload struct {
@@ -785,13 +786,16 @@ type Seo struct {
 }
 
 type ShippingMethodInput struct {
-	Name              *string `json:"name,omitempty"`
-	Code              *string `json:"code,omitempty"`
-	Description       *string `json:"description,omitempty"`
-	Price             *int    `json:"price,omitempty"`
-	MinSubtotalAmount *int    `json:"minSubtotalAmount,omitempty"`
-	MaxSubtotalAmount *int    `json:"maxSubtotalAmount,omitempty"`
-	FreeOverAmount    *int    `json:"freeOverAmount,omitempty"`
+	Name        *string `json:"name,omitempty"`
+	Code        *string `json:"code,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Price       *int    `json:"price,omitempty"`
+	// Null for no minimum.
+	MinSubtotalAmount graphql.Omittable[*int] `json:"minSubtotalAmount,omitempty"`
+	// Null for no maximum.
+	MaxSubtotalAmount graphql.Omittable[*int] `json:"maxSubtotalAmount,omitempty"`
+	// Free when the merchandise subtotal after discounts reaches this; null for never.
+	FreeOverAmount graphql.Omittable[*int] `json:"freeOverAmount,omitempty"`
 	// ISO alpha-2 codes; empty for everywhere.
 	Countries        []string                   `json:"countries,omitempty"`
 	WeightBands      []*ShippingWeightBandInput `json:"weightBands,omitempty"`

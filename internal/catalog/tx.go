@@ -2,12 +2,10 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/db"
@@ -61,17 +59,7 @@ func (s *Service) tryTx(ctx context.Context, fn func(ctx context.Context, c *ent
 
 // retryable reports whether err is a lost race worth running again.
 func retryable(err error) bool {
-	if ent.IsConstraintError(err) {
-		return true
-	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		switch pg.Code {
-		case "40001", "40P01", "23505": // serialization failure, deadlock, unique violation
-			return true
-		}
-	}
-	return false
+	return db.LostRace(err)
 }
 
 // merchantOf returns the store ctx acts for.

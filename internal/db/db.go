@@ -16,6 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver (pure Go)
 
@@ -191,4 +192,22 @@ func (d *DB) Analyze(ctx context.Context) error {
 		return fmt.Errorf("db: analyze: %w", err)
 	}
 	return nil
+}
+
+// LostRace reports whether err is a transaction that lost a race worth
+// running again: a unique or other constraint hit by a concurrent writer,
+// a PostgreSQL serialization failure or deadlock. Its checks then see the
+// winner and answer with a user error.
+func LostRace(err error) bool {
+	if ent.IsConstraintError(err) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "40001", "40P01", "23505": // serialization failure, deadlock, unique violation
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -27,6 +28,12 @@ const (
 	Staff                     // a merchant's staff user (JWT)
 	APIKey                    // a merchant's secret API key (server to server)
 	PlatformAdmin             // an operator of the platform itself
+	// StoreService is a store's own domain service acting for a storefront
+	// buyer (carts, checkout, payment webhooks): it writes the store's rows
+	// as its staff would, within that one store (tenant filter and
+	// row-level security stay on). No credential ever makes one: only
+	// ActAsStore does.
+	StoreService
 )
 
 func (k Kind) String() string {
@@ -39,6 +46,8 @@ func (k Kind) String() string {
 		return "api_key"
 	case PlatformAdmin:
 		return "platform_admin"
+	case StoreService:
+		return "store_service"
 	default:
 		return "anonymous"
 	}
@@ -101,7 +110,7 @@ func (v Viewer) SeesStockQuantity() bool {
 // IsStaff reports whether the viewer acts for a store's staff: a staff user,
 // a platform admin within their own store, or a secret API key.
 func (v Viewer) IsStaff() bool {
-	return v.HasMerchant() && (v.Kind == Staff || v.Kind == PlatformAdmin || v.Kind == APIKey)
+	return v.HasMerchant() && (v.Kind == Staff || v.Kind == PlatformAdmin || v.Kind == APIKey || v.Kind == StoreService)
 }
 
 // HasMerchant reports whether the viewer acts within one merchant's store.
@@ -111,7 +120,7 @@ func (v Viewer) HasMerchant() bool { return v.MerchantID != uuid.Nil }
 // merchant permission of their own store; keys hold what they were given.
 func (v Viewer) Can(permission string) bool {
 	switch v.Kind {
-	case Staff, PlatformAdmin:
+	case Staff, PlatformAdmin, StoreService:
 		return v.HasMerchant()
 	case APIKey:
 		for _, p := range v.Permissions {
@@ -206,4 +215,63 @@ func NewRequestContext(ctx context.Context, r Request) context.Context {
 func RequestFromContext(ctx context.Context) Request {
 	r, _ := ctx.Value(requestKey{}).(Request)
 	return r
+}
+
+// ActAsStore returns a context whose viewer is merchant's StoreService: the
+// store's own domain code writing what a storefront buyer may not write
+// directly (a cart, an order, a stock reservation). Unlike SystemContext it
+// stays inside one store. reason documents the use at the call site; the
+// caller reads what it needs of the buyer's viewer before switching.
+func ActAsStore(ctx context.Context, merchant uuid.UUID, reason string) context.Context {
+	_ = reason
+	// A handler called on the system path (a webhook) leaves it here: the
+	// store's service sees that one store only.
+	if _, ok := IsSystem(ctx); ok {
+		ctx = context.WithValue(ctx, systemKey{}, nil)
+	}
+	return NewContext(ctx, Viewer{Kind: StoreService, MerchantID: merchant})
+}
+
+// Grants lists rows a request may read beyond what its viewer's kind
+// allows: the order a guest just placed, so that checkoutComplete's payload
+// can show it to a buyer with no account. The server puts one in every
+// request's context (WithGrants); domain code adds to it.
+type Grants struct {
+	mu     sync.Mutex
+	orders []uuid.UUID
+}
+
+type grantsKey struct{}
+
+// WithGrants returns ctx with an empty Grants for the request.
+func WithGrants(ctx context.Context) context.Context {
+	return context.WithValue(ctx, grantsKey{}, &Grants{})
+}
+
+// GrantOrder lets the rest of ctx's request read order id (and its lines,
+// addresses, payments and refunds). Without WithGrants it does nothing.
+func GrantOrder(ctx context.Context, id uuid.UUID) {
+	g, _ := ctx.Value(grantsKey{}).(*Grants)
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, have := range g.orders {
+		if have == id {
+			return
+		}
+	}
+	g.orders = append(g.orders, id)
+}
+
+// GrantedOrders returns the orders GrantOrder granted in ctx's request.
+func GrantedOrders(ctx context.Context) []uuid.UUID {
+	g, _ := ctx.Value(grantsKey{}).(*Grants)
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]uuid.UUID(nil), g.orders...)
 }

@@ -279,19 +279,34 @@ func (s *Service) onAccount(ctx context.Context, ev stripe.Event, a *stripe.Acco
 		return err
 	}
 	payment.RecordMerchant(ctx, m.ID)
-	newer, err := s.client.WebhookEvent.Query().Where(webhookevent.TypeEQ("account.updated"), webhookevent.AccountID(id),
+	applied, err := s.client.WebhookEvent.Query().Where(webhookevent.TypeEQ("account.updated"),
+		webhookevent.Or(webhookevent.AccountID(id), webhookevent.AccountID("")),
 		webhookevent.StatusEQ(webhookevent.StatusPROCESSED), webhookevent.EventIDNEQ(ev.ID)).All(ctx)
 	if err != nil {
 		return err
 	}
-	for _, n := range newer {
-		if created, ok := n.Payload["created"].(float64); ok && int64(created) > ev.Created {
+	for _, n := range applied {
+		data, _ := n.Payload["data"].(map[string]any)
+		obj, _ := data["object"].(map[string]any)
+		if obj["id"] == id && createdOf(n.Payload["created"]) > ev.Created {
 			return nil
 		}
 	}
 	sctx := viewer.ActAsStore(ctx, m.ID, "stripe account updated")
 	return s.client.MerchantAccount.UpdateOneID(m.ID).SetChargesEnabled(a.ChargesEnabled).
 		SetPayoutsEnabled(a.PayoutsEnabled).Exec(sctx)
+}
+
+// createdOf reads an event's "created" from its stored JSON.
+func createdOf(v any) int64 {
+	switch n := v.(type) {
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	}
+	return 0
 }
 
 // Onboard starts or continues the store's Stripe Connect onboarding: the
@@ -312,7 +327,8 @@ func (s *Service) Onboard(ctx context.Context) (url, accountID string, err error
 		if err != nil {
 			return "", "", fieldErr(CodePaymentFailed, nil, "Stripe could not create the account: %v", err)
 		}
-		n, err := s.client.MerchantAccount.Update().Where(merchantaccount.ID(mid), merchantaccount.StripeAccountID("")).
+		n, err := s.client.MerchantAccount.Update().Where(merchantaccount.ID(mid),
+			merchantaccount.Or(merchantaccount.StripeAccountIDIsNil(), merchantaccount.StripeAccountID(""))).
 			SetStripeAccountID(accountID).Save(sctx)
 		if err != nil {
 			return "", "", err

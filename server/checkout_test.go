@@ -16,7 +16,9 @@ import (
 	"github.com/omnisphere/omnisphere/ent/inventorylevel"
 	"github.com/omnisphere/omnisphere/ent/order"
 	"github.com/omnisphere/omnisphere/ent/outboxevent"
+	"github.com/omnisphere/omnisphere/ent/shoppingcart"
 	"github.com/omnisphere/omnisphere/internal/dbtest"
+	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 	"github.com/omnisphere/omnisphere/server"
 )
@@ -301,6 +303,49 @@ func testCheckout(t *testing.T, b dbtest.Backend) {
 		require.Empty(t, r.Errors)
 		r = e.query(t, guest, `query($id: ID!) { cart(id: $id) { id } }`, map[string]any{"id": other})
 		require.JSONEq(t, `{"cart": null}`, string(r.Data), "a guest cart read by a customer became theirs")
+	})
+
+	t.Run("a customer's cart follows them; an idle cart with an email is abandoned once", func(t *testing.T) {
+		cust := e.newCustomer(t, "dora@example.com")
+		p := e.mutate(t, guest, "cartCreate", `mutation($in: CartCreateInput!) { cartCreate(input: $in) { cart { id } `+userErrs+` } }`,
+			map[string]any{"in": map[string]any{"lines": []any{map[string]any{"variantId": e.variant.ID, "quantity": 1}}, "email": "dora@example.com"}})
+		require.Empty(t, p.list("userErrors"))
+		cart := p.str("cart", "id")
+		r := e.query(t, cust, `query($id: ID!) { cart(id: $id) { id } }`, map[string]any{"id": cart})
+		require.Empty(t, r.Errors)
+		r = e.query(t, cust, `{ customer { activeCart { id totalQuantity } } }`, nil)
+		require.Empty(t, r.Errors, r.Body)
+		require.JSONEq(t, fmt.Sprintf(`{"customer": {"activeCart": {"id": %q, "totalQuantity": 1}}}`, cart), string(r.Data))
+
+		ctx := viewer.NewContext(context.Background(), e.staffV)
+		abandoned := func() int {
+			c, err := e.s.DB.Client.ShoppingCart.Query().Where(shoppingcart.Token(cart)).Only(ctx)
+			require.NoError(t, err)
+			return e.outbox(t, events.TopicCartAbandoned, c.ID.String())
+		}
+		e.s.Checkout.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+		defer e.s.Checkout.SetClock(nil)
+		n, err := e.s.Checkout.AbandonCarts(context.Background())
+		require.NoError(t, err)
+		require.Positive(t, n)
+		require.Equal(t, 1, abandoned())
+		_, err = e.s.Checkout.AbandonCarts(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, abandoned(), "one event per cart")
+
+		// The shopper comes back: the cart is active again, never abandoned twice.
+		e.s.Checkout.SetClock(nil)
+		p = e.mutate(t, cust, "cartLinesAdd", `mutation($c: ID!, $l: [CartLineInput!]!) { cartLinesAdd(cartId: $c, lines: $l) { cart { totalQuantity } `+userErrs+` } }`,
+			map[string]any{"c": cart, "l": []any{map[string]any{"variantId": e.variant.ID, "quantity": 1}}})
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, 2, p.num("cart", "totalQuantity"))
+		e.s.Checkout.SetClock(func() time.Time { return time.Now().Add(4 * time.Hour) })
+		_, err = e.s.Checkout.AbandonCarts(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, abandoned())
+		p = e.mutate(t, guest, "cartLinesAdd", `mutation($c: ID!, $l: [CartLineInput!]!) { cartLinesAdd(cartId: $c, lines: $l) { cart { id } `+userErrs+` } }`,
+			map[string]any{"c": cart, "l": []any{map[string]any{"variantId": e.variant.ID, "quantity": 1}}})
+		require.Equal(t, []string{"NOT_FOUND"}, codesOf(p), "the cart is the customer's now")
 	})
 
 	t.Run("a payment hold that expires gives the stock back", func(t *testing.T) {

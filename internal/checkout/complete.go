@@ -127,7 +127,6 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 		if done, err := replay(); done || err != nil {
 			return err
 		}
-		s.hook("checkout:locked")
 		if cart.Status == shoppingcart.StatusCONVERTED {
 			return fieldErr(CodeCartCompleted, path("input", "cartId"), "this cart was already turned into an order")
 		}
@@ -172,7 +171,6 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 		if err != nil {
 			return err
 		}
-		s.hook("checkout:reserved")
 
 		// Discount redemptions, each counted under its own row lock.
 		applied := map[uuid.UUID]int64{}
@@ -287,7 +285,6 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 		if _, err := events.Write(ctx, c, merchant, events.OrderCreated{OrderState: orderState(o), ItemCount: view.TotalQuantity()}); err != nil {
 			return err
 		}
-		s.hook("checkout:written")
 		out = &Completed{Order: o, Payment: pay}
 		return nil
 	})

@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,10 +70,8 @@ type Service struct {
 	gateway  Gateway
 	cfg      Config
 	log      *slog.Logger
-	now      func() time.Time
+	clock    atomic.Pointer[func() time.Time]
 	intents  singleflight.Group
-	afterTx  func(ctx context.Context)
-	testHook func(stage string)
 }
 
 // New returns the checkout service over client (of the given dialect:
@@ -86,12 +85,25 @@ func New(client *ent.Client, dbDialect string, cat *catalog.Service, gw Gateway,
 	if gw == nil {
 		gw = (*payment.Stripe)(nil)
 	}
-	return &Service{client: client, dialect: dbDialect, catalog: cat, gateway: gw, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }}
+	return &Service{client: client, dialect: dbDialect, catalog: cat, gateway: gw, cfg: cfg, log: log}
 }
 
-// SetClock replaces the service's clock (tests).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+// SetClock replaces the service's clock (tests); nil restores time.Now.
+func (s *Service) SetClock(now func() time.Time) {
+	if now == nil {
+		s.clock.Store(nil)
+		return
+	}
+	s.clock.Store(&now)
+}
+
+// now is the service's clock, in UTC.
+func (s *Service) now() time.Time {
+	if f := s.clock.Load(); f != nil {
+		return (*f)().UTC()
+	}
+	return time.Now().UTC()
+}
 
 // Config returns the service's configuration, defaults applied.
 func (s *Service) Config() Config { return s.cfg }
@@ -132,25 +144,4 @@ func retryable(err error) bool {
 func merchantOf(ctx context.Context) uuid.UUID {
 	id, _ := viewer.MerchantFromContext(ctx)
 	return id
-}
-
-// hook runs the test hook of a stage, if any.
-func (s *Service) hook(stage string) {
-	if s.testHook != nil {
-		s.testHook(stage)
-	}
-}
-
-// SetTestHook installs a function called at named stages (tests that
-// interleave or fail steps).
-func (s *Service) SetTestHook(fn func(stage string)) { s.testHook = fn }
-
-// unwrap releases an entity loaded in a transaction that has ended, so its
-// edges load through the client again.
-func unwrap[T interface{ Unwrap() T }](v T) T {
-	var zero T
-	if any(v) == any(zero) {
-		return v
-	}
-	return v.Unwrap()
 }

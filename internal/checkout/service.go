@@ -64,14 +64,14 @@ type Gateway interface {
 
 // Service runs carts, checkout, orders and their payments.
 type Service struct {
-	client   *ent.Client
-	dialect  string
-	catalog  *catalog.Service
-	gateway  Gateway
-	cfg      Config
-	log      *slog.Logger
-	clock    atomic.Pointer[func() time.Time]
-	intents  singleflight.Group
+	client  *ent.Client
+	dialect string
+	catalog *catalog.Service
+	gateway Gateway
+	cfg     Config
+	log     *slog.Logger
+	clock   atomic.Pointer[func() time.Time]
+	intents singleflight.Group
 }
 
 // New returns the checkout service over client (of the given dialect:

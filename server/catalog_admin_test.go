@@ -641,6 +641,12 @@ func TestInventoryAdjustConcurrent(t *testing.T) {
 				"productId": e.productA[0].ID, "sku": "A-1-BIS", "price": 1000}})
 			require.Empty(t, p.errs())
 			other := p.str("productVariant", "id")
+			// Headroom first, so that no interleaving of the -2s drives the
+			// stock below zero (which is refused, and would make the test
+			// depend on the order the adjustments happen to run in).
+			p = e.mutate(t, &staffA, "inventoryAdjust", adjustQ, map[string]any{"in": map[string]any{
+				"variantId": e.variantA.ID, "warehouseId": w.ID, "delta": 20, "reason": "RECEIVED"}})
+			require.Empty(t, p.errs())
 			const n = 30
 			var wg sync.WaitGroup
 			errs := make(chan string, n)
@@ -682,9 +688,9 @@ func TestInventoryAdjustConcurrent(t *testing.T) {
 				return lv
 			}
 			a, o := level(e.variantA.ID), level(other)
-			// 7 on hand (2 reserved), 10 adjustments of -2 and 10 of +3;
-			// the other variant: 10 of +3 from nothing.
-			require.Equal(t, 7+10*(-2)+10*3, a.QuantityOnHand)
+			// 7 on hand (2 reserved), +20, then 10 adjustments of -2 and
+			// 10 of +3; the other variant: 10 of +3 from nothing.
+			require.Equal(t, 7+20+10*(-2)+10*3, a.QuantityOnHand)
 			require.Equal(t, 10*3, o.QuantityOnHand)
 			prod, err := c.Product.Get(ctx, e.productA[0].ID)
 			require.NoError(t, err)

@@ -348,6 +348,25 @@ func testCheckout(t *testing.T, b dbtest.Backend) {
 		require.Equal(t, []string{"NOT_FOUND"}, codesOf(p), "the cart is the customer's now")
 	})
 
+	t.Run("customers see their own orders only", func(t *testing.T) {
+		ann, bob := e.newCustomer(t, "ann.orders@example.com"), e.newCustomer(t, "bob.orders@example.com")
+		done := e.complete(t, ann, e.readyCart(t, ann, 1, "ann.orders@example.com"), "MANUAL", "ann-1")
+		require.Empty(t, done.list("userErrors"))
+		id := done.str("order", "id")
+		const mine = `{ customer { orders(first: 5) { edges { node { id orderNumber status } } } } }`
+		r := e.query(t, ann, mine, nil)
+		require.Empty(t, r.Errors, r.Body)
+		require.Contains(t, string(r.Data), id)
+		r = e.query(t, bob, mine, nil)
+		require.Empty(t, r.Errors, r.Body)
+		require.NotContains(t, string(r.Data), id)
+		r = e.query(t, bob, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
+		require.NotContains(t, string(r.Data), id, "another customer cannot read it by id")
+		r = e.query(t, ann, `{ customer { orders(first: 5) { edges { node { id ip } } } } }`, nil)
+		require.Contains(t, string(r.Data), id)
+		require.Contains(t, r.codes(), "FORBIDDEN", "the buyer's IP is for staff")
+	})
+
 	t.Run("a payment hold that expires gives the stock back", func(t *testing.T) {
 		before := e.level(t, e.main).QuantityReserved
 		done := e.complete(t, guest, e.readyCart(t, guest, 3, "c@example.com"), "MANUAL", "key-hold")

@@ -453,7 +453,9 @@ func (s *Service) saveCart(ctx context.Context, c *ent.Client, id uuid.UUID) (*C
 		return nil, err
 	}
 	for _, l := range view.Lines {
-		if l.Variant != nil && l.Item.UnitPrice != l.UnitPrice || l.Item.LineTotalAmount != l.Price.Subtotal {
+		// Lines still sold take the current price; every line's stored
+		// total follows its price.
+		if l.Item.UnitPrice != l.UnitPrice || l.Item.LineTotalAmount != l.Price.Subtotal {
 			if err := c.CartItem.UpdateOne(l.Item).SetUnitPrice(l.UnitPrice).SetLineTotalAmount(l.Price.Subtotal).Exec(ctx); err != nil {
 				return nil, err
 			}

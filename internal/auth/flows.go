@@ -118,7 +118,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Registered, 
 			return fieldErr("email", CodeTaken, "an account with this email already exists")
 		}
 		m, err := tx.MerchantAccount.Create().SetName(store).SetSlug(slug).SetContactEmail(email).
-			SetTrialEndsAt(s.cfg.Now().Add(14 * 24 * time.Hour)).Save(ctx)
+			SetTrialEndsAt(s.cfg.Now().Add(s.cfg.TrialLength)).
+			SetPlan(merchantaccount.PlanTRIAL).SetSubscriptionStatus(merchantaccount.SubscriptionStatusTRIALING).Save(ctx)
 		if err != nil {
 			return err
 		}

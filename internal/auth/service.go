@@ -40,6 +40,9 @@ type Config struct {
 	// per client IP are allowed per LoginWindow (5, 30, 15 minutes).
 	LoginMaxAttempts, LoginMaxPerIP int
 	LoginWindow                     time.Duration
+	// TrialLength is the trial of a store registered with merchantRegister
+	// (BILLING_TRIAL_DAYS; default 14 days): it starts TRIALING until then.
+	TrialLength time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -90,6 +93,9 @@ func New(client *ent.Client, limiter ratelimit.Limiter, log *slog.Logger, cfg Co
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.TrialLength <= 0 {
+		cfg.TrialLength = 14 * 24 * time.Hour
 	}
 	h, err := newHasher(cfg.BcryptCost, cfg.BcryptConcurrency)
 	if err != nil {

@@ -86,6 +86,11 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	if s.Gate != nil {
+		if err := s.Gate.CheckOrders(ctx, merchantOf(ctx)); err != nil {
+			return nil, err
+		}
+	}
 	sum := sha256.Sum256([]byte(in.CartToken + "\x00" + string(in.Provider)))
 	fingerprint := hex.EncodeToString(sum[:])
 	b := buyerOf(ctx)

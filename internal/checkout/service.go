@@ -62,8 +62,19 @@ type Gateway interface {
 	AccountLink(ctx context.Context, accountID string) (string, error)
 }
 
+// OrderGate says whether a store takes new orders now (internal/billing: a
+// cancelled plan stops them at the end of its period). Its error is
+// returned to the buyer as is.
+type OrderGate interface {
+	CheckOrders(ctx context.Context, merchant uuid.UUID) error
+}
+
 // Service runs carts, checkout, orders and their payments.
 type Service struct {
+	// Gate, when set (before serving), is asked before Complete makes an
+	// order.
+	Gate OrderGate
+
 	client  *ent.Client
 	dialect string
 	catalog *catalog.Service

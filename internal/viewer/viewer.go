@@ -229,7 +229,23 @@ func ActAsStore(ctx context.Context, merchant uuid.UUID, reason string) context.
 	if _, ok := IsSystem(ctx); ok {
 		ctx = context.WithValue(ctx, systemKey{}, nil)
 	}
+	if _, ok := ctx.Value(actorKey{}).(Viewer); !ok {
+		ctx = context.WithValue(ctx, actorKey{}, FromContext(ctx))
+	}
 	return NewContext(ctx, Viewer{Kind: StoreService, MerchantID: merchant})
+}
+
+type actorKey struct{}
+
+// ActorFromContext returns who started the work of ctx: the viewer before
+// the first ActAsStore (a staff user changing a shipping method through the
+// store's service), else the viewer. Billing uses it to tell staff writes
+// from a buyer's.
+func ActorFromContext(ctx context.Context) Viewer {
+	if v, ok := ctx.Value(actorKey{}).(Viewer); ok {
+		return v
+	}
+	return FromContext(ctx)
 }
 
 // Grants lists rows a request may read beyond what its viewer's kind

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -12,7 +13,8 @@ import (
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/ent/inventorylevel"
-	"github.com/omnisphere/omnisphere/ent/warehouse"
+	"github.com/omnisphere/omnisphere/ent/product"
+	"github.com/omnisphere/omnisphere/ent/productvariant"
 	"github.com/omnisphere/omnisphere/schema/types"
 )
 
@@ -48,15 +50,22 @@ func (e *ShortageError) Error() string {
 
 // LockProducts takes the row locks of the products (PostgreSQL; SQLite
 // serialises writers anyway) in id order, so that two transactions locking
-// overlapping sets never deadlock.
+// overlapping sets never deadlock. It is one statement: PostgreSQL locks the
+// rows of a SELECT … ORDER BY … FOR UPDATE in the order it returns them.
 func (s *Service) LockProducts(ctx context.Context, c *ent.Client, ids ...uuid.UUID) error {
 	ids = slices.Clone(ids)
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	ids = slices.Compact(ids)
-	for _, id := range ids {
-		if _, err := s.lockProduct(ctx, c, id); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
+	}
+	found, err := c.Product.Query().Where(product.IDIn(ids...)).Order(ent.Asc(product.FieldID)).
+		Modify(forUpdate).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: lock products: %w", err)
+	}
+	if len(found) != len(ids) {
+		return ErrNotFound
 	}
 	return nil
 }
@@ -70,28 +79,43 @@ func (s *Service) LockProducts(ctx context.Context, c *ent.Client, ids ...uuid.U
 // cannot be served in full nothing is written by this call's caller (it
 // rolls back on the *ShortageError). The products' aggregates and low-stock
 // alerts are brought up to date.
+//
+// Checkout runs it for every order, so it reads everything it needs once,
+// under the products' locks (which every change of stock takes): the levels
+// of the products' tracked variants with their warehouses. Its statements
+// do not grow with the lines beyond one lock-free reservation and one
+// product update each.
 func (s *Service) ReserveStock(ctx context.Context, c *ent.Client, lines []StockLine) ([][]types.Allocation, error) {
-	products := make([]uuid.UUID, 0, len(lines))
+	var products []uuid.UUID
 	for _, l := range lines {
-		products = append(products, l.Variant.ProductID)
+		if l.Variant.TrackInventory && l.Quantity > 0 {
+			products = append(products, l.Variant.ProductID)
+		}
+	}
+	out := make([][]types.Allocation, len(lines))
+	if len(products) == 0 {
+		return out, nil
 	}
 	if err := s.LockProducts(ctx, c, products...); err != nil {
 		return nil, err
 	}
-	out := make([][]types.Allocation, len(lines))
+	st, err := loadStock(ctx, c, products)
+	if err != nil {
+		return nil, err
+	}
 	short := map[int]int{}
-	var touched []uuid.UUID
+	exact := true // st still mirrors the rows
+	var touched []*ent.ProductVariant
 	for i, l := range lines {
 		if !l.Variant.TrackInventory || l.Quantity <= 0 {
 			continue
 		}
-		touched = append(touched, l.Variant.ID)
-		levels, err := c.InventoryLevel.Query().
-			Where(inventorylevel.VariantID(l.Variant.ID),
-				inventorylevel.HasWarehouseWith(warehouse.Active(true), warehouse.FulfillsOnlineOrders(true))).
-			WithWarehouse().All(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("catalog: stock levels: %w", err)
+		touched = append(touched, l.Variant)
+		var levels []*ent.InventoryLevel
+		for _, lv := range st.levels[l.Variant.ID] {
+			if w := lv.Edges.Warehouse; w != nil && w.Active && w.FulfillsOnlineOrders {
+				levels = append(levels, lv)
+			}
 		}
 		sort.SliceStable(levels, func(a, b int) bool {
 			da, db := levels[a].Edges.Warehouse.IsDefault, levels[b].Edges.Warehouse.IsDefault
@@ -115,14 +139,18 @@ func (s *Service) ReserveStock(ctx context.Context, c *ent.Client, lines []Stock
 				return nil, err
 			}
 			if ok {
+				lv.QuantityReserved += take
 				got = append(got, types.Allocation{WarehouseID: lv.WarehouseID, Quantity: take})
 				need -= take
+			} else {
+				exact = false
 			}
 		}
 		if need > 0 && l.Variant.AllowBackorder && len(levels) > 0 {
 			if _, err := reserveAt(ctx, c, levels[0].ID, need, true); err != nil {
 				return nil, err
 			}
+			levels[0].QuantityReserved += need
 			got = mergeAllocation(got, types.Allocation{WarehouseID: levels[0].WarehouseID, Quantity: need})
 			need = 0
 		}
@@ -135,12 +163,83 @@ func (s *Service) ReserveStock(ctx context.Context, c *ent.Client, lines []Stock
 	if len(short) > 0 {
 		return nil, &ShortageError{Available: short}
 	}
-	if len(touched) > 0 {
-		if err := s.RefreshStock(ctx, c, touched...); err != nil {
-			return nil, err
+	if !exact {
+		// A level changed without its product's lock: read it all again.
+		ids := make([]uuid.UUID, len(touched))
+		for i, v := range touched {
+			ids[i] = v.ID
+		}
+		return out, s.RefreshStock(ctx, c, ids...)
+	}
+	return out, s.refreshReserved(ctx, c, st, touched)
+}
+
+// productStock is the stock of locked products: every level of their
+// tracked variants (with its warehouse) by variant, and the variants'
+// products.
+type productStock struct {
+	levels  map[uuid.UUID][]*ent.InventoryLevel
+	product map[uuid.UUID]uuid.UUID
+}
+
+func loadStock(ctx context.Context, c *ent.Client, products []uuid.UUID) (*productStock, error) {
+	levels, err := c.InventoryLevel.Query().
+		Where(inventorylevel.HasVariantWith(productvariant.ProductIDIn(products...), productvariant.TrackInventory(true))).
+		WithWarehouse().
+		WithVariant(func(q *ent.ProductVariantQuery) { q.Select(productvariant.FieldProductID) }).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: stock levels: %w", err)
+	}
+	st := &productStock{levels: map[uuid.UUID][]*ent.InventoryLevel{}, product: map[uuid.UUID]uuid.UUID{}}
+	for _, lv := range levels {
+		st.levels[lv.VariantID] = append(st.levels[lv.VariantID], lv)
+		if v := lv.Edges.Variant; v != nil {
+			st.product[lv.VariantID] = v.ProductID
 		}
 	}
-	return out, nil
+	return st, nil
+}
+
+// refreshReserved is RefreshStock after a reservation, from the levels in
+// st (updated in memory): the low-stock alerts of the variants reserved, and
+// the total inventory of their products. Their price ranges do not change.
+func (s *Service) refreshReserved(ctx context.Context, c *ent.Client, st *productStock, variants []*ent.ProductVariant) error {
+	products := map[uuid.UUID]bool{}
+	checked := map[uuid.UUID]bool{}
+	for _, v := range variants {
+		if checked[v.ID] {
+			continue // the same variant on two lines
+		}
+		checked[v.ID] = true
+		if err := s.checkLowStock(ctx, c, v, nonNilLevels(st.levels[v.ID])); err != nil {
+			return err
+		}
+		products[v.ProductID] = true
+	}
+	total := map[uuid.UUID]int{}
+	for vid, levels := range st.levels {
+		a := 0
+		for _, lv := range levels {
+			a += lv.QuantityOnHand - lv.QuantityReserved
+		}
+		total[st.product[vid]] += max(a, 0)
+	}
+	for _, id := range slices.SortedFunc(maps.Keys(products), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+		if err := c.Product.Update().Where(product.ID(id)).SetTotalInventory(total[id]).Exec(ctx); err != nil {
+			return fmt.Errorf("catalog: product stock: %w", err)
+		}
+	}
+	return nil
+}
+
+// nonNilLevels makes "no levels" an empty list, which checkLowStock takes
+// as given rather than loading.
+func nonNilLevels(l []*ent.InventoryLevel) []*ent.InventoryLevel {
+	if l == nil {
+		return []*ent.InventoryLevel{}
+	}
+	return l
 }
 
 // reserveAt adds n to a level's reserved units, only while that many are

@@ -386,7 +386,9 @@ func (s *Service) UpdateBuyerIdentity(ctx context.Context, token string, in Buye
 		return nil, nil, err
 	}
 	return s.mutateCart(ctx, token, "cart buyer identity", func(ctx context.Context, c *ent.Client, cart *ent.ShoppingCart) error {
-		u := c.ShoppingCart.UpdateOne(cart)
+		// An update by id, not UpdateOne: that would read the row back,
+		// and saveCart reads it anyway.
+		u := c.ShoppingCart.Update().Where(shoppingcart.ID(cart.ID))
 		if email != nil {
 			u.SetEmail(*email)
 		}
@@ -403,25 +405,37 @@ func (s *Service) UpdateBuyerIdentity(ctx context.Context, token string, in Buye
 	})
 }
 
-// SelectShippingMethod chooses one of the methods offered to the cart.
+// SelectShippingMethod chooses one of the methods offered to the cart. The
+// cart is priced once, with the method: when the method is not offered
+// for it, nothing is written (the transaction rolls back).
 func (s *Service) SelectShippingMethod(ctx context.Context, token string, methodID uuid.UUID) (*Cart, []Warning, error) {
+	notOffered := func() error {
+		return fieldErr(CodeShippingRequired, path("shippingMethodId"), "this shipping method is not offered for the cart")
+	}
 	return s.mutateCart(ctx, token, "cart shipping method", func(ctx context.Context, c *ent.Client, cart *ent.ShoppingCart) error {
-		view, err := s.loadCart(ctx, c, cart.ID)
+		// The method must exist before the cart refers to it (the foreign
+		// key); whether it is offered is known once the cart is priced.
+		ok, err := c.ShippingMethod.Query().Where(shippingmethod.ID(methodID), shippingmethod.Active(true)).Exist(ctx)
 		if err != nil {
 			return err
 		}
-		for _, o := range view.Available {
-			if o.Method.ID == methodID {
-				return c.ShoppingCart.UpdateOne(cart).SetShippingMethodID(methodID).Exec(ctx)
-			}
+		if !ok {
+			return notOffered()
 		}
-		return fieldErr(CodeShippingRequired, path("shippingMethodId"), "this shipping method is not offered for the cart")
+		return c.ShoppingCart.Update().Where(shoppingcart.ID(cart.ID)).SetShippingMethodID(methodID).Exec(ctx)
+	}, func(view *Cart) error {
+		if view.Shipping == nil || view.Shipping.Method.ID != methodID {
+			return notOffered()
+		}
+		return nil
 	})
 }
 
 // mutateCart runs change on the locked, active cart of token and answers
-// the cart priced after it, with its warnings.
-func (s *Service) mutateCart(ctx context.Context, token, reason string, change func(ctx context.Context, c *ent.Client, cart *ent.ShoppingCart) error) (*Cart, []Warning, error) {
+// the cart priced after it, with its warnings. A check refusing the priced
+// cart undoes the change.
+func (s *Service) mutateCart(ctx context.Context, token, reason string, change func(ctx context.Context, c *ent.Client, cart *ent.ShoppingCart) error,
+	checks ...func(*Cart) error) (*Cart, []Warning, error) {
 	b := buyerOf(ctx)
 	var out *Cart
 	err := s.inStore(ctx, reason, func(ctx context.Context, c *ent.Client) error {
@@ -435,8 +449,15 @@ func (s *Service) mutateCart(ctx context.Context, token, reason string, change f
 		if err := change(ctx, c, cart); err != nil {
 			return err
 		}
-		out, err = s.saveCart(ctx, c, cart.ID)
-		return err
+		if out, err = s.saveCart(ctx, c, cart.ID); err != nil {
+			return err
+		}
+		for _, check := range checks {
+			if err := check(out); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -78,9 +79,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 		}
 		var c *coded
+		var be *billing.Error
 		switch {
 		case errors.As(err, &c):
 			return present(c.code, c.msg)
+		case errors.As(err, &be):
+			// A plan limit or a blocked store reached a resolver without
+			// userErrors (e.g. generated ent mutations).
+			return present(string(be.Code), be.Message)
 		case errors.Is(err, viewer.ErrNoTenant):
 			return present(CodeForbidden, "no store selected")
 		case errors.Is(err, viewer.ErrCrossTenant), errors.Is(err, viewer.ErrSystemOnly), errors.Is(err, viewer.ErrStaffOnly):

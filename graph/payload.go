@@ -7,6 +7,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
 )
@@ -31,6 +32,9 @@ func userErrors(err error) ([]*model.UserError, error) {
 			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
 		}
 		return out, nil
+	}
+	if e, ok := billing.IsUserError(err); ok {
+		return []*model.UserError{{Field: e.Field, Message: e.Message, Code: model.UserErrorCode(e.Code)}}, nil
 	}
 	if e, ok := checkout.IsUserError(err); ok {
 		out := make([]*model.UserError, 0, len(e.Errors))

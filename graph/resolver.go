@@ -9,6 +9,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/events"
@@ -25,6 +26,8 @@ type Resolver struct {
 	Auth *auth.Service
 	// Catalog is the catalogue administration service.
 	Catalog *catalog.Service
+	// Billing is the merchants' plans: subscriptions, limits, usage.
+	Billing *billing.Service
 	// Checkout runs carts, checkout, orders and payments.
 	Checkout *checkout.Service
 	// Bus carries domain events to subscriptions.

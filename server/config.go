@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omnisphere/omnisphere/ent/merchantaccount"
+	"github.com/omnisphere/omnisphere/internal/billing"
 )
 
 // Config is the server's configuration, read once from the environment.
@@ -86,6 +89,12 @@ type Config struct {
 	StripeWebhookSecret     string        // STRIPE_WEBHOOK_SECRET: signing secret of POST /webhooks/stripe
 	StripeConnectSecret     string        // STRIPE_CONNECT_WEBHOOK_SECRET: signing secret of POST /webhooks/stripe/connect
 	StripeAPIURL            string        // STRIPE_API_URL: Stripe API base URL (stripe-mock in tests); empty = api.stripe.com
+	// BILLING_PLANS (JSON array, docs/billing.md; empty = Trial/Starter/Growth/Scale defaults) and
+	// STRIPE_PRICE_STARTER, STRIPE_PRICE_GROWTH, STRIPE_PRICE_SCALE (price_… ids): merchant plans. Billing is on
+	// only with STRIPE_SECRET_KEY and a price for every paid plan; off, every store is unlimited.
+	BillingPlans        []billing.Plan
+	BillingTrialDays    int           // BILLING_TRIAL_DAYS (14): trial of a new store
+	BillingPastDueGrace time.Duration // BILLING_PAST_DUE_GRACE (168h): full use after a failed plan payment, then admin writes are refused
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -181,6 +190,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.StripeWebhookSecret = strings.TrimSpace(getenv("STRIPE_WEBHOOK_SECRET"))
 	c.StripeConnectSecret = strings.TrimSpace(getenv("STRIPE_CONNECT_WEBHOOK_SECRET"))
 	c.StripeAPIURL = strings.TrimSpace(getenv("STRIPE_API_URL"))
+	plans, err := billing.ParsePlans(getenv("BILLING_PLANS"), map[merchantaccount.Plan]string{
+		merchantaccount.PlanSTARTER: strings.TrimSpace(getenv("STRIPE_PRICE_STARTER")),
+		merchantaccount.PlanGROWTH:  strings.TrimSpace(getenv("STRIPE_PRICE_GROWTH")),
+		merchantaccount.PlanSCALE:   strings.TrimSpace(getenv("STRIPE_PRICE_SCALE")),
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.BillingPlans = plans
+	c.BillingTrialDays = intVar(getenv, "BILLING_TRIAL_DAYS", 14, &errs)
+	c.BillingPastDueGrace = durVar(getenv, "BILLING_PAST_DUE_GRACE", 7*24*time.Hour, &errs)
+	if c.BillingTrialDays < 1 || c.BillingPastDueGrace <= 0 {
+		errs = append(errs, errors.New("BILLING_TRIAL_DAYS must be at least 1 and BILLING_PAST_DUE_GRACE positive"))
+	}
 	c.StorefrontCacheTTL = durVar(getenv, "STOREFRONT_CACHE_TTL", 10*time.Second, &errs)
 	if c.StorefrontCacheTTL <= 0 {
 		errs = append(errs, errors.New("STOREFRONT_CACHE_TTL must be positive"))

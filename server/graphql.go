@@ -25,7 +25,7 @@ import (
 // refused before it by withGate.
 func newGraphQLHandler(s *Server) http.Handler {
 	limits := limitsOf(s.Config)
-	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Checkout: s.Checkout, Bus: s.Bus, Log: s.Log,
+	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Billing: s.Billing, Checkout: s.Checkout, Bus: s.Bus, Log: s.Log,
 		Subscriptions: s.Subscriptions}
 	schema := generated.NewExecutableSchema(generated.Config{
 		Resolvers: resolver,

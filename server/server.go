@@ -18,6 +18,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/graph"
 	"github.com/omnisphere/omnisphere/internal/auth"
+	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/db"
@@ -66,6 +67,9 @@ type Server struct {
 	// idempotent intake of Stripe's events.
 	Stripe   *payment.Stripe
 	Checkout *checkout.Service
+	// Billing is the merchants' plans (internal/billing); its ent hook
+	// enforces limits and blocked stores on every write.
+	Billing  *billing.Service
 	Webhooks *payment.Webhooks
 	// bgCancel stops the background loops (checkout sweeps, webhook
 	// retries); bg waits for them.
@@ -118,6 +122,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
 		BcryptCost: cfg.BcryptCost, BcryptConcurrency: cfg.BcryptConcurrency,
 		LoginMaxAttempts: cfg.LoginMaxAttempts, LoginMaxPerIP: cfg.LoginMaxPerIP, LoginWindow: cfg.LoginWindow,
+		TrialLength: time.Duration(cfg.BillingTrialDays) * 24 * time.Hour,
 	})
 	if err != nil {
 		s.Close()
@@ -131,7 +136,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		StockHold: cfg.CheckoutStockHold, ManualStockHold: cfg.CheckoutManualStockHold,
 		AbandonAfter: cfg.CartAbandonAfter, SweepInterval: cfg.CheckoutSweepInterval,
 	}, log)
-	s.Webhooks = payment.NewWebhooks(d.Client, s.Checkout, payment.WebhookConfig{
+	s.Billing = billing.New(d.Client, s.Stripe, billing.Config{Plans: cfg.BillingPlans, TrialDays: cfg.BillingTrialDays,
+		PastDueGrace: cfg.BillingPastDueGrace}, log)
+	d.Client.Use(s.Billing.Hook())
+	s.Checkout.Gate = s.Billing
+	stripeEvents := payment.Route(map[string]payment.EventHandler{
+		"customer.subscription.": s.Billing, "invoice.": s.Billing}, s.Checkout)
+	s.Webhooks = payment.NewWebhooks(d.Client, stripeEvents, payment.WebhookConfig{
 		Secret: cfg.StripeWebhookSecret, ConnectSecret: cfg.StripeConnectSecret, Logger: log})
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.bgCancel = cancel

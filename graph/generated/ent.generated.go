@@ -54,6 +54,9 @@ type InventoryLevelResolver interface {
 	QuantityAvailable(ctx context.Context, obj *ent.InventoryLevel) (int, error)
 }
 type MerchantAccountResolver interface {
+	Usage(ctx context.Context, obj *ent.MerchantAccount) (*model.PlanUsage, error)
+	BillingEnabled(ctx context.Context, obj *ent.MerchantAccount) (bool, error)
+	BillingBlock(ctx context.Context, obj *ent.MerchantAccount) (*model.UserErrorCode, error)
 	PaymentsEnabled(ctx context.Context, obj *ent.MerchantAccount) (bool, error)
 }
 type ProductResolver interface {
@@ -94,6 +97,8 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.Me, error)
 	Customer(ctx context.Context) (*ent.Customer, error)
 	APIKeyPermissions(ctx context.Context) ([]string, error)
+	MerchantPlans(ctx context.Context) ([]*model.MerchantPlan, error)
+	PlatformMerchants(ctx context.Context, first *int, offset *int) ([]*ent.MerchantAccount, error)
 	Cart(ctx context.Context, id uuid.UUID) (*model.Cart, error)
 	Products(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], query *string, filter *model.ProductFilter, sortKey *model.ProductSortKeys, reverse *bool, where *ent.ProductWhereInput, orderBy *ent.ProductOrder) (*ent.ProductConnection, error)
 	Product(ctx context.Context, id *uuid.UUID, slug *string) (*ent.Product, error)
@@ -1425,6 +1430,28 @@ func (ec *executionContext) field_Query_outboxEvents_args(ctx context.Context, r
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_platformMerchants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg1
 	return args, nil
 }
 
@@ -11781,6 +11808,84 @@ func (ec *executionContext) fieldContext_MerchantAccount_currentPeriodEnd(_ cont
 	return graphql.NewScalarFieldContext("MerchantAccount", field, false, false, "Time")
 }
 
+func (ec *executionContext) _MerchantAccount_usage(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAccount_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MerchantAccount().Usage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlanUsage) graphql.Marshaler {
+			return ec.marshalNPlanUsage2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐPlanUsage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAccount_usage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantAccount",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanUsage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantAccount_billingEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAccount_billingEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MerchantAccount().BillingEnabled(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAccount_billingEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAccount", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _MerchantAccount_billingBlock(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAccount_billingBlock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MerchantAccount().BillingBlock(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorCode) graphql.Marshaler {
+			return ec.marshalOUserErrorCode2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAccount_billingBlock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAccount", field, true, true, "UserErrorCode")
+}
+
 func (ec *executionContext) _MerchantAccount_paymentsEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantAccount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19170,6 +19275,118 @@ func (ec *executionContext) _Query_apiKeyPermissions(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Query_apiKeyPermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_merchantPlans(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merchantPlans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MerchantPlans(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "PUBLIC")
+				if err != nil {
+					var zeroVal []*model.MerchantPlan
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.MerchantPlan
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MerchantPlan) graphql.Marshaler {
+			return ec.marshalNMerchantPlan2ᚕᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMerchantPlanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merchantPlans(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_platformMerchants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_platformMerchants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PlatformMerchants(ctx, fc.Args["first"].(*int), fc.Args["offset"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "PLATFORM_ADMIN")
+				if err != nil {
+					var zeroVal []*ent.MerchantAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*ent.MerchantAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantAccount) graphql.Marshaler {
+			return ec.marshalNMerchantAccount2ᚕᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚐMerchantAccountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_platformMerchants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantAccount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_platformMerchants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_cart(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -72155,6 +72372,24 @@ func (ec *executionContext) _MerchantAccount(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MerchantAccount_usage(ctx, field, obj)
+				})
+		case "billingEnabled":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MerchantAccount_billingEnabled(ctx, field, obj)
+				})
+		case "billingBlock":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MerchantAccount_billingBlock(ctx, field, obj)
+				})
 		case "paymentsEnabled":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -74052,6 +74287,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_apiKeyPermissions(ctx, field)
+				})
+		case "merchantPlans":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_merchantPlans(ctx, field)
+				})
+		case "platformMerchants":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_platformMerchants(ctx, field)
 				})
 		case "cart":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -76699,6 +76946,22 @@ func (ec *executionContext) marshalNMap2ᚕmapᚄ(ctx context.Context, sel ast.S
 	for i := range v {
 		ret[i] = ec.marshalNMap2map(ctx, sel, v[i])
 	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantAccount2ᚕᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚐMerchantAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantAccount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantAccount2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋentᚐMerchantAccount(ctx, sel, v[i])
+	})
 
 	for _, e := range ret {
 		if e == graphql.Null {

@@ -185,4 +185,20 @@ func (ec *executionContext) marshalNUserErrorCode2githubᚗcomᚋomnisphereᚋom
 	return v
 }
 
+func (ec *executionContext) unmarshalOUserErrorCode2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, v any) (*model.UserErrorCode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.UserErrorCode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUserErrorCode2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, sel ast.SelectionSet, v *model.UserErrorCode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 // endregion ***************************** type.gotpl *****************************

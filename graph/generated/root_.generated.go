@@ -751,6 +751,8 @@ type ComplexityRoot struct {
 
 	MerchantAccount struct {
 		ApplicationFeeBps    func(childComplexity int) int
+		BillingBlock         func(childComplexity int) int
+		BillingEnabled       func(childComplexity int) int
 		ChargesEnabled       func(childComplexity int) int
 		ContactEmail         func(childComplexity int) int
 		Country              func(childComplexity int) int
@@ -771,6 +773,16 @@ type ComplexityRoot struct {
 		Timezone             func(childComplexity int) int
 		TrialEndsAt          func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
+		Usage                func(childComplexity int) int
+	}
+
+	MerchantPlan struct {
+		ApplicationFeeBps func(childComplexity int) int
+		Code              func(childComplexity int) int
+		Limits            func(childComplexity int) int
+		MonthlyPrice      func(childComplexity int) int
+		Name              func(childComplexity int) int
+		Selectable        func(childComplexity int) int
 	}
 
 	MerchantRegisterPayload struct {
@@ -782,57 +794,72 @@ type ComplexityRoot struct {
 		UserErrors    func(childComplexity int) int
 	}
 
+	MerchantSubscriptionCancelPayload struct {
+		Merchant   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	MerchantSubscriptionChangePayload struct {
+		ClientSecret func(childComplexity int) int
+		Merchant     func(childComplexity int) int
+		StripeStatus func(childComplexity int) int
+		UserErrors   func(childComplexity int) int
+	}
+
 	Money struct {
 		Amount       func(childComplexity int) int
 		CurrencyCode func(childComplexity int) int
 	}
 
 	Mutation struct {
-		APIKeyCreate             func(childComplexity int, input model.APIKeyCreateInput) int
-		APIKeyRevoke             func(childComplexity int, input model.APIKeyRevokeInput) int
-		AccountDelete            func(childComplexity int, input model.AccountDeleteInput) int
-		CartBuyerIdentityUpdate  func(childComplexity int, cartID uuid.UUID, buyerIdentity model.CartBuyerIdentityInput) int
-		CartCreate               func(childComplexity int, input model.CartCreateInput) int
-		CartDiscountCodesUpdate  func(childComplexity int, cartID uuid.UUID, discountCodes []string) int
-		CartLinesAdd             func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineInput) int
-		CartLinesRemove          func(childComplexity int, cartID uuid.UUID, lineIds []uuid.UUID) int
-		CartLinesUpdate          func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineUpdateInput) int
-		CartShippingMethodUpdate func(childComplexity int, cartID uuid.UUID, shippingMethodID uuid.UUID) int
-		CategoryCreate           func(childComplexity int, input model.CategoryCreateInput) int
-		CategoryDelete           func(childComplexity int, input model.CategoryDeleteInput) int
-		CategoryUpdate           func(childComplexity int, input model.CategoryUpdateInput) int
-		CheckoutComplete         func(childComplexity int, input model.CheckoutCompleteInput) int
-		CustomerAccountDelete    func(childComplexity int, input model.AccountDeleteInput) int
-		CustomerLogin            func(childComplexity int, input model.CustomerLoginInput) int
-		CustomerRegister         func(childComplexity int, input model.CustomerRegisterInput) int
-		DiscountCreate           func(childComplexity int, input model.DiscountInput) int
-		DiscountUpdate           func(childComplexity int, id uuid.UUID, input model.DiscountInput) int
-		InventoryAdjust          func(childComplexity int, input model.InventoryAdjustInput) int
-		InventoryLevelUpdate     func(childComplexity int, input model.InventoryLevelUpdateInput) int
-		Login                    func(childComplexity int, input model.LoginInput) int
-		Logout                   func(childComplexity int, input *model.LogoutInput) int
-		MerchantRegister         func(childComplexity int, input model.MerchantRegisterInput) int
-		OrderCancel              func(childComplexity int, input model.OrderCancelInput) int
-		OrderFulfill             func(childComplexity int, input model.OrderFulfillInput) int
-		OrderMarkDelivered       func(childComplexity int, id uuid.UUID) int
-		OrderMarkPaid            func(childComplexity int, id uuid.UUID) int
-		ProductCreate            func(childComplexity int, input model.ProductCreateInput) int
-		ProductDelete            func(childComplexity int, input model.ProductDeleteInput) int
-		ProductImageAdd          func(childComplexity int, input model.ProductImageAddInput) int
-		ProductImageDelete       func(childComplexity int, input model.ProductImageDeleteInput) int
-		ProductImageUpload       func(childComplexity int, input model.ProductImageUploadInput) int
-		ProductImport            func(childComplexity int, input model.ProductImportInput) int
-		ProductUpdate            func(childComplexity int, input model.ProductUpdateInput) int
-		ProductVariantCreate     func(childComplexity int, input model.ProductVariantCreateInput) int
-		ProductVariantDelete     func(childComplexity int, input model.ProductVariantDeleteInput) int
-		ProductVariantUpdate     func(childComplexity int, input model.ProductVariantUpdateInput) int
-		RefundCreate             func(childComplexity int, input model.RefundCreateInput) int
-		ShippingMethodCreate     func(childComplexity int, input model.ShippingMethodInput) int
-		ShippingMethodUpdate     func(childComplexity int, id uuid.UUID, input model.ShippingMethodInput) int
-		StorefrontConfigUpdate   func(childComplexity int, input model.StorefrontConfigUpdateInput) int
-		StripeConnectOnboard     func(childComplexity int) int
-		TokenRefresh             func(childComplexity int, input model.TokenRefreshInput) int
-		WarehouseCreate          func(childComplexity int, input model.WarehouseCreateInput) int
+		APIKeyCreate               func(childComplexity int, input model.APIKeyCreateInput) int
+		APIKeyRevoke               func(childComplexity int, input model.APIKeyRevokeInput) int
+		AccountDelete              func(childComplexity int, input model.AccountDeleteInput) int
+		CartBuyerIdentityUpdate    func(childComplexity int, cartID uuid.UUID, buyerIdentity model.CartBuyerIdentityInput) int
+		CartCreate                 func(childComplexity int, input model.CartCreateInput) int
+		CartDiscountCodesUpdate    func(childComplexity int, cartID uuid.UUID, discountCodes []string) int
+		CartLinesAdd               func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineInput) int
+		CartLinesRemove            func(childComplexity int, cartID uuid.UUID, lineIds []uuid.UUID) int
+		CartLinesUpdate            func(childComplexity int, cartID uuid.UUID, lines []*model.CartLineUpdateInput) int
+		CartShippingMethodUpdate   func(childComplexity int, cartID uuid.UUID, shippingMethodID uuid.UUID) int
+		CategoryCreate             func(childComplexity int, input model.CategoryCreateInput) int
+		CategoryDelete             func(childComplexity int, input model.CategoryDeleteInput) int
+		CategoryUpdate             func(childComplexity int, input model.CategoryUpdateInput) int
+		CheckoutComplete           func(childComplexity int, input model.CheckoutCompleteInput) int
+		CustomerAccountDelete      func(childComplexity int, input model.AccountDeleteInput) int
+		CustomerLogin              func(childComplexity int, input model.CustomerLoginInput) int
+		CustomerRegister           func(childComplexity int, input model.CustomerRegisterInput) int
+		DiscountCreate             func(childComplexity int, input model.DiscountInput) int
+		DiscountUpdate             func(childComplexity int, id uuid.UUID, input model.DiscountInput) int
+		InventoryAdjust            func(childComplexity int, input model.InventoryAdjustInput) int
+		InventoryLevelUpdate       func(childComplexity int, input model.InventoryLevelUpdateInput) int
+		Login                      func(childComplexity int, input model.LoginInput) int
+		Logout                     func(childComplexity int, input *model.LogoutInput) int
+		MerchantRegister           func(childComplexity int, input model.MerchantRegisterInput) int
+		MerchantSubscriptionCancel func(childComplexity int, input model.MerchantSubscriptionCancelInput) int
+		MerchantSubscriptionChange func(childComplexity int, input model.MerchantSubscriptionChangeInput) int
+		OrderCancel                func(childComplexity int, input model.OrderCancelInput) int
+		OrderFulfill               func(childComplexity int, input model.OrderFulfillInput) int
+		OrderMarkDelivered         func(childComplexity int, id uuid.UUID) int
+		OrderMarkPaid              func(childComplexity int, id uuid.UUID) int
+		PlatformMerchantPlanSet    func(childComplexity int, input model.PlatformMerchantPlanSetInput) int
+		ProductCreate              func(childComplexity int, input model.ProductCreateInput) int
+		ProductDelete              func(childComplexity int, input model.ProductDeleteInput) int
+		ProductImageAdd            func(childComplexity int, input model.ProductImageAddInput) int
+		ProductImageDelete         func(childComplexity int, input model.ProductImageDeleteInput) int
+		ProductImageUpload         func(childComplexity int, input model.ProductImageUploadInput) int
+		ProductImport              func(childComplexity int, input model.ProductImportInput) int
+		ProductUpdate              func(childComplexity int, input model.ProductUpdateInput) int
+		ProductVariantCreate       func(childComplexity int, input model.ProductVariantCreateInput) int
+		ProductVariantDelete       func(childComplexity int, input model.ProductVariantDeleteInput) int
+		ProductVariantUpdate       func(childComplexity int, input model.ProductVariantUpdateInput) int
+		RefundCreate               func(childComplexity int, input model.RefundCreateInput) int
+		ShippingMethodCreate       func(childComplexity int, input model.ShippingMethodInput) int
+		ShippingMethodUpdate       func(childComplexity int, id uuid.UUID, input model.ShippingMethodInput) int
+		StorefrontConfigUpdate     func(childComplexity int, input model.StorefrontConfigUpdateInput) int
+		StripeConnectOnboard       func(childComplexity int) int
+		TokenRefresh               func(childComplexity int, input model.TokenRefreshInput) int
+		WarehouseCreate            func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
 	Order struct {
@@ -1011,6 +1038,32 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PlanLimits struct {
+		APIKeys           func(childComplexity int) int
+		CampaignEmails    func(childComplexity int) int
+		LiveSubscriptions func(childComplexity int) int
+		Products          func(childComplexity int) int
+		Staff             func(childComplexity int) int
+	}
+
+	PlanUsage struct {
+		APIKeys           func(childComplexity int) int
+		CampaignEmails    func(childComplexity int) int
+		LiveSubscriptions func(childComplexity int) int
+		Products          func(childComplexity int) int
+		Staff             func(childComplexity int) int
+	}
+
+	PlanUsageItem struct {
+		Limit func(childComplexity int) int
+		Used  func(childComplexity int) int
+	}
+
+	PlatformMerchantPlanSetPayload struct {
+		Merchant   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Product struct {
@@ -1218,10 +1271,12 @@ type ComplexityRoot struct {
 		EmailTemplates      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailTemplateOrder, where *ent.EmailTemplateWhereInput) int
 		InventoryLevels     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InventoryLevelOrder, where *ent.InventoryLevelWhereInput) int
 		Me                  func(childComplexity int) int
+		MerchantPlans       func(childComplexity int) int
 		Node                func(childComplexity int, id uuid.UUID) int
 		Nodes               func(childComplexity int, ids []uuid.UUID) int
 		Orders              func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
 		OutboxEvents        func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OutboxEventOrder, where *ent.OutboxEventWhereInput) int
+		PlatformMerchants   func(childComplexity int, first *int, offset *int) int
 		Product             func(childComplexity int, id *uuid.UUID, slug *string) int
 		ProductCategories   func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductCategoryOrder, where *ent.ProductCategoryWhereInput) int
 		ProductVariants     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductVariantOrder, where *ent.ProductVariantWhereInput) int
@@ -4681,6 +4736,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantAccount.ApplicationFeeBps(childComplexity), true
+	case "MerchantAccount.billingBlock":
+		if e.ComplexityRoot.MerchantAccount.BillingBlock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAccount.BillingBlock(childComplexity), true
+	case "MerchantAccount.billingEnabled":
+		if e.ComplexityRoot.MerchantAccount.BillingEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAccount.BillingEnabled(childComplexity), true
 	case "MerchantAccount.chargesEnabled":
 		if e.ComplexityRoot.MerchantAccount.ChargesEnabled == nil {
 			break
@@ -4801,6 +4868,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantAccount.UpdatedAt(childComplexity), true
+	case "MerchantAccount.usage":
+		if e.ComplexityRoot.MerchantAccount.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAccount.Usage(childComplexity), true
+
+	case "MerchantPlan.applicationFeeBps":
+		if e.ComplexityRoot.MerchantPlan.ApplicationFeeBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.ApplicationFeeBps(childComplexity), true
+	case "MerchantPlan.code":
+		if e.ComplexityRoot.MerchantPlan.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.Code(childComplexity), true
+	case "MerchantPlan.limits":
+		if e.ComplexityRoot.MerchantPlan.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.Limits(childComplexity), true
+	case "MerchantPlan.monthlyPrice":
+		if e.ComplexityRoot.MerchantPlan.MonthlyPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.MonthlyPrice(childComplexity), true
+	case "MerchantPlan.name":
+		if e.ComplexityRoot.MerchantPlan.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.Name(childComplexity), true
+	case "MerchantPlan.selectable":
+		if e.ComplexityRoot.MerchantPlan.Selectable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantPlan.Selectable(childComplexity), true
 
 	case "MerchantRegisterPayload.accessToken":
 		if e.ComplexityRoot.MerchantRegisterPayload.AccessToken == nil {
@@ -4838,6 +4948,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantRegisterPayload.UserErrors(childComplexity), true
+
+	case "MerchantSubscriptionCancelPayload.merchant":
+		if e.ComplexityRoot.MerchantSubscriptionCancelPayload.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionCancelPayload.Merchant(childComplexity), true
+	case "MerchantSubscriptionCancelPayload.userErrors":
+		if e.ComplexityRoot.MerchantSubscriptionCancelPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionCancelPayload.UserErrors(childComplexity), true
+
+	case "MerchantSubscriptionChangePayload.clientSecret":
+		if e.ComplexityRoot.MerchantSubscriptionChangePayload.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionChangePayload.ClientSecret(childComplexity), true
+	case "MerchantSubscriptionChangePayload.merchant":
+		if e.ComplexityRoot.MerchantSubscriptionChangePayload.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionChangePayload.Merchant(childComplexity), true
+	case "MerchantSubscriptionChangePayload.stripeStatus":
+		if e.ComplexityRoot.MerchantSubscriptionChangePayload.StripeStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionChangePayload.StripeStatus(childComplexity), true
+	case "MerchantSubscriptionChangePayload.userErrors":
+		if e.ComplexityRoot.MerchantSubscriptionChangePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSubscriptionChangePayload.UserErrors(childComplexity), true
 
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
@@ -5116,6 +5264,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MerchantRegister(childComplexity, args["input"].(model.MerchantRegisterInput)), true
+	case "Mutation.merchantSubscriptionCancel":
+		if e.ComplexityRoot.Mutation.MerchantSubscriptionCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_merchantSubscriptionCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MerchantSubscriptionCancel(childComplexity, args["input"].(model.MerchantSubscriptionCancelInput)), true
+	case "Mutation.merchantSubscriptionChange":
+		if e.ComplexityRoot.Mutation.MerchantSubscriptionChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_merchantSubscriptionChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MerchantSubscriptionChange(childComplexity, args["input"].(model.MerchantSubscriptionChangeInput)), true
 	case "Mutation.orderCancel":
 		if e.ComplexityRoot.Mutation.OrderCancel == nil {
 			break
@@ -5160,6 +5330,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderMarkPaid(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.platformMerchantPlanSet":
+		if e.ComplexityRoot.Mutation.PlatformMerchantPlanSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_platformMerchantPlanSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PlatformMerchantPlanSet(childComplexity, args["input"].(model.PlatformMerchantPlanSetInput)), true
 	case "Mutation.productCreate":
 		if e.ComplexityRoot.Mutation.ProductCreate == nil {
 			break
@@ -6207,6 +6388,94 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PlanLimits.apiKeys":
+		if e.ComplexityRoot.PlanLimits.APIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanLimits.APIKeys(childComplexity), true
+	case "PlanLimits.campaignEmails":
+		if e.ComplexityRoot.PlanLimits.CampaignEmails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanLimits.CampaignEmails(childComplexity), true
+	case "PlanLimits.liveSubscriptions":
+		if e.ComplexityRoot.PlanLimits.LiveSubscriptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanLimits.LiveSubscriptions(childComplexity), true
+	case "PlanLimits.products":
+		if e.ComplexityRoot.PlanLimits.Products == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanLimits.Products(childComplexity), true
+	case "PlanLimits.staff":
+		if e.ComplexityRoot.PlanLimits.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanLimits.Staff(childComplexity), true
+
+	case "PlanUsage.apiKeys":
+		if e.ComplexityRoot.PlanUsage.APIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsage.APIKeys(childComplexity), true
+	case "PlanUsage.campaignEmails":
+		if e.ComplexityRoot.PlanUsage.CampaignEmails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsage.CampaignEmails(childComplexity), true
+	case "PlanUsage.liveSubscriptions":
+		if e.ComplexityRoot.PlanUsage.LiveSubscriptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsage.LiveSubscriptions(childComplexity), true
+	case "PlanUsage.products":
+		if e.ComplexityRoot.PlanUsage.Products == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsage.Products(childComplexity), true
+	case "PlanUsage.staff":
+		if e.ComplexityRoot.PlanUsage.Staff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsage.Staff(childComplexity), true
+
+	case "PlanUsageItem.limit":
+		if e.ComplexityRoot.PlanUsageItem.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsageItem.Limit(childComplexity), true
+	case "PlanUsageItem.used":
+		if e.ComplexityRoot.PlanUsageItem.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanUsageItem.Used(childComplexity), true
+
+	case "PlatformMerchantPlanSetPayload.merchant":
+		if e.ComplexityRoot.PlatformMerchantPlanSetPayload.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformMerchantPlanSetPayload.Merchant(childComplexity), true
+	case "PlatformMerchantPlanSetPayload.userErrors":
+		if e.ComplexityRoot.PlatformMerchantPlanSetPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlatformMerchantPlanSetPayload.UserErrors(childComplexity), true
+
 	case "Product.category":
 		if e.ComplexityRoot.Product.Category == nil {
 			break
@@ -7155,6 +7424,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.merchantPlans":
+		if e.ComplexityRoot.Query.MerchantPlans == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MerchantPlans(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -7199,6 +7474,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.OutboxEventOrder), args["where"].(*ent.OutboxEventWhereInput)), true
+	case "Query.platformMerchants":
+		if e.ComplexityRoot.Query.PlatformMerchants == nil {
+			break
+		}
+
+		args, err := ec.field_Query_platformMerchants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PlatformMerchants(childComplexity, args["first"].(*int), args["offset"].(*int)), true
 	case "Query.product":
 		if e.ComplexityRoot.Query.Product == nil {
 			break
@@ -8893,6 +9179,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MerchantAccountOrder", ec.unmarshalInputMerchantAccountOrder),
 			graphql.NewInputUnmarshaler("MerchantAccountWhereInput", ec.unmarshalInputMerchantAccountWhereInput),
 			graphql.NewInputUnmarshaler("MerchantRegisterInput", ec.unmarshalInputMerchantRegisterInput),
+			graphql.NewInputUnmarshaler("MerchantSubscriptionCancelInput", ec.unmarshalInputMerchantSubscriptionCancelInput),
+			graphql.NewInputUnmarshaler("MerchantSubscriptionChangeInput", ec.unmarshalInputMerchantSubscriptionChangeInput),
 			graphql.NewInputUnmarshaler("OrderAddressOrder", ec.unmarshalInputOrderAddressOrder),
 			graphql.NewInputUnmarshaler("OrderAddressWhereInput", ec.unmarshalInputOrderAddressWhereInput),
 			graphql.NewInputUnmarshaler("OrderCancelInput", ec.unmarshalInputOrderCancelInput),
@@ -8905,6 +9193,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrderWhereInput", ec.unmarshalInputOrderWhereInput),
 			graphql.NewInputUnmarshaler("OutboxEventOrder", ec.unmarshalInputOutboxEventOrder),
 			graphql.NewInputUnmarshaler("OutboxEventWhereInput", ec.unmarshalInputOutboxEventWhereInput),
+			graphql.NewInputUnmarshaler("PlatformMerchantPlanSetInput", ec.unmarshalInputPlatformMerchantPlanSetInput),
 			graphql.NewInputUnmarshaler("ProductCategoryOrder", ec.unmarshalInputProductCategoryOrder),
 			graphql.NewInputUnmarshaler("ProductCategoryWhereInput", ec.unmarshalInputProductCategoryWhereInput),
 			graphql.NewInputUnmarshaler("ProductCreateInput", ec.unmarshalInputProductCreateInput),
@@ -9207,6 +9496,162 @@ type CustomerLoginPayload {
   customer: Customer
   customerAccessToken: String
   refreshToken: String
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
+	{Name: "../billing.graphqls", Input: `# Merchant plans: the subscription a store pays the platform through Stripe
+# Billing, and what its plan allows (docs/billing.md).
+
+extend type Query {
+  """
+  The plans a store can be on, TRIAL first. Empty prices and
+  selectable false everywhere mean billing is off on this server (every
+  store unlimited).
+  """
+  merchantPlans: [MerchantPlan!]! @auth(scope: PUBLIC)
+  """
+  Stores of the platform with their plan, status and usage, newest first:
+  at most 100 (first, default 50) from offset.
+  """
+  platformMerchants(first: Int = 50, offset: Int = 0): [MerchantAccount!]! @auth(scope: PLATFORM_ADMIN)
+}
+
+extend type Mutation {
+  """
+  Subscribe the store to a paid plan, or move its subscription to another.
+  Answers the client secret of the payment to confirm with Stripe.js when
+  one is due; the store's plan and subscriptionStatus change when Stripe's
+  webhook confirms. BILLING_DISABLED when billing is off.
+  """
+  merchantSubscriptionChange(input: MerchantSubscriptionChangeInput!): MerchantSubscriptionChangePayload! @auth(scope: STAFF, permission: "settings:write")
+  """
+  Cancel the store's subscription at the end of the paid period. The store
+  keeps everything; after the period it stops taking orders and its admin
+  becomes read-only until a plan is chosen again.
+  """
+  merchantSubscriptionCancel(input: MerchantSubscriptionCancelInput!): MerchantSubscriptionCancelPayload! @auth(scope: STAFF, permission: "settings:write")
+  """
+  Put a store on a plan (and optionally a status) without Stripe: a comped
+  plan or a correction. Audited. A later webhook of the store's own
+  subscription overrides it.
+  """
+  platformMerchantPlanSet(input: PlatformMerchantPlanSetInput!): PlatformMerchantPlanSetPayload! @auth(scope: PLATFORM_ADMIN)
+}
+
+"A plan stores subscribe to."
+type MerchantPlan {
+  "The plan's code, as MerchantAccount.plan shows it."
+  code: MerchantAccountPlan!
+  "Display name."
+  name: String!
+  "Price a month (zero for TRIAL)."
+  monthlyPrice: Money!
+  "The platform's fee on the store's card payments, in basis points."
+  applicationFeeBps: Int!
+  "What the plan allows."
+  limits: PlanLimits!
+  "Whether merchantSubscriptionChange accepts it (a paid plan, billing on)."
+  selectable: Boolean!
+}
+
+"Limits of a plan; null means unlimited."
+type PlanLimits {
+  "Products that are not archived."
+  products: Int
+  "Secret API keys that are not revoked (publishable keys are free)."
+  apiKeys: Int
+  "Staff users."
+  staff: Int
+  "Campaign emails a calendar month (UTC)."
+  campaignEmails: Int
+  "Live GraphQL subscriptions open at once."
+  liveSubscriptions: Int
+}
+
+"One counted resource: what the store uses and its limit (null: unlimited)."
+type PlanUsageItem {
+  "How many the store has (or sent this month, for campaign emails)."
+  used: Int!
+  "The plan's limit; null when unlimited (always null with billing off)."
+  limit: Int
+}
+
+"What the store uses of its plan."
+type PlanUsage {
+  "Products that are not archived."
+  products: PlanUsageItem!
+  "Secret API keys that are not revoked."
+  apiKeys: PlanUsageItem!
+  "Staff users."
+  staff: PlanUsageItem!
+  "Campaign emails queued this calendar month (UTC)."
+  campaignEmails: PlanUsageItem!
+  "Live GraphQL subscriptions open now (0 until the server reports them)."
+  liveSubscriptions: PlanUsageItem!
+}
+
+extend type MerchantAccount {
+  "What the store uses of its plan's limits."
+  usage: PlanUsage!
+  "Whether plans are billed on this server; false: every store is unlimited."
+  billingEnabled: Boolean!
+  """
+  Why the store's staff cannot change the store now (BILLING_PAST_DUE after
+  the grace period, BILLING_CANCELED after a cancelled period), or null.
+  """
+  billingBlock: UserErrorCode
+}
+
+"Input of merchantSubscriptionChange."
+input MerchantSubscriptionChangeInput {
+  "The paid plan to be on (STARTER, GROWTH or SCALE)."
+  plan: MerchantAccountPlan!
+}
+
+"Result of merchantSubscriptionChange."
+type MerchantSubscriptionChangePayload {
+  "The store (plan and subscriptionStatus move when Stripe confirms)."
+  merchant: MerchantAccount
+  """
+  Client secret of the PaymentIntent to confirm with Stripe.js
+  (stripe.confirmPayment), or null when no payment is due now. Never log it.
+  """
+  clientSecret: String
+  "Stripe's status of the subscription (e.g. incomplete until paid)."
+  stripeStatus: String
+  "BILLING_DISABLED, INVALID (not a paid plan), PAYMENT_FAILED."
+  userErrors: [UserError!]!
+}
+
+"Input of merchantSubscriptionCancel."
+input MerchantSubscriptionCancelInput {
+  "Must be true: cancelling is never implied."
+  confirm: Boolean!
+}
+
+"Result of merchantSubscriptionCancel."
+type MerchantSubscriptionCancelPayload {
+  "The store; it keeps its plan until currentPeriodEnd."
+  merchant: MerchantAccount
+  "BILLING_DISABLED, INVALID (no subscription), PAYMENT_FAILED."
+  userErrors: [UserError!]!
+}
+
+"Input of platformMerchantPlanSet."
+input PlatformMerchantPlanSetInput {
+  "The store."
+  merchantId: ID!
+  "Its plan."
+  plan: MerchantAccountPlan!
+  "Its subscription status; unchanged when null."
+  subscriptionStatus: MerchantAccountSubscriptionStatus
+}
+
+"Result of platformMerchantPlanSet."
+type PlatformMerchantPlanSetPayload {
+  "The store."
+  merchant: MerchantAccount
+  "INVALID (unknown store or plan)."
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
@@ -10156,6 +10601,14 @@ enum UserErrorCode {
   PAYMENT_FAILED
   "Guest checkout is off: sign in as a customer."
   LOGIN_REQUIRED
+  "Creating one more would exceed the store's plan (the message names the limit): upgrade the plan."
+  PLAN_LIMIT_REACHED
+  "The store's plan payment is overdue past the grace period (or its trial ended): admin changes are refused until it is paid."
+  BILLING_PAST_DUE
+  "The store's subscription ended: admin changes and new orders are refused until a plan is chosen."
+  BILLING_CANCELED
+  "Plans are not billed on this server (Stripe or plan prices not configured)."
+  BILLING_DISABLED
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -24603,10 +25056,34 @@ func (ec *executionContext) childFields_MerchantAccount(ctx context.Context, fie
 		return ec.fieldContext_MerchantAccount_trialEndsAt(ctx, field)
 	case "currentPeriodEnd":
 		return ec.fieldContext_MerchantAccount_currentPeriodEnd(ctx, field)
+	case "usage":
+		return ec.fieldContext_MerchantAccount_usage(ctx, field)
+	case "billingEnabled":
+		return ec.fieldContext_MerchantAccount_billingEnabled(ctx, field)
+	case "billingBlock":
+		return ec.fieldContext_MerchantAccount_billingBlock(ctx, field)
 	case "paymentsEnabled":
 		return ec.fieldContext_MerchantAccount_paymentsEnabled(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_MerchantPlan_code(ctx, field)
+	case "name":
+		return ec.fieldContext_MerchantPlan_name(ctx, field)
+	case "monthlyPrice":
+		return ec.fieldContext_MerchantPlan_monthlyPrice(ctx, field)
+	case "applicationFeeBps":
+		return ec.fieldContext_MerchantPlan_applicationFeeBps(ctx, field)
+	case "limits":
+		return ec.fieldContext_MerchantPlan_limits(ctx, field)
+	case "selectable":
+		return ec.fieldContext_MerchantPlan_selectable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantPlan", field.Name)
 }
 
 func (ec *executionContext) childFields_MerchantRegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -24625,6 +25102,30 @@ func (ec *executionContext) childFields_MerchantRegisterPayload(ctx context.Cont
 		return ec.fieldContext_MerchantRegisterPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantRegisterPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSubscriptionCancelPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "merchant":
+		return ec.fieldContext_MerchantSubscriptionCancelPayload_merchant(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MerchantSubscriptionCancelPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSubscriptionCancelPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSubscriptionChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "merchant":
+		return ec.fieldContext_MerchantSubscriptionChangePayload_merchant(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_MerchantSubscriptionChangePayload_clientSecret(ctx, field)
+	case "stripeStatus":
+		return ec.fieldContext_MerchantSubscriptionChangePayload_stripeStatus(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_MerchantSubscriptionChangePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSubscriptionChangePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -24991,6 +25492,58 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PlanLimits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "products":
+		return ec.fieldContext_PlanLimits_products(ctx, field)
+	case "apiKeys":
+		return ec.fieldContext_PlanLimits_apiKeys(ctx, field)
+	case "staff":
+		return ec.fieldContext_PlanLimits_staff(ctx, field)
+	case "campaignEmails":
+		return ec.fieldContext_PlanLimits_campaignEmails(ctx, field)
+	case "liveSubscriptions":
+		return ec.fieldContext_PlanLimits_liveSubscriptions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanLimits", field.Name)
+}
+
+func (ec *executionContext) childFields_PlanUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "products":
+		return ec.fieldContext_PlanUsage_products(ctx, field)
+	case "apiKeys":
+		return ec.fieldContext_PlanUsage_apiKeys(ctx, field)
+	case "staff":
+		return ec.fieldContext_PlanUsage_staff(ctx, field)
+	case "campaignEmails":
+		return ec.fieldContext_PlanUsage_campaignEmails(ctx, field)
+	case "liveSubscriptions":
+		return ec.fieldContext_PlanUsage_liveSubscriptions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_PlanUsageItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "used":
+		return ec.fieldContext_PlanUsageItem_used(ctx, field)
+	case "limit":
+		return ec.fieldContext_PlanUsageItem_limit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanUsageItem", field.Name)
+}
+
+func (ec *executionContext) childFields_PlatformMerchantPlanSetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "merchant":
+		return ec.fieldContext_PlatformMerchantPlanSetPayload_merchant(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PlatformMerchantPlanSetPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlatformMerchantPlanSetPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -28,6 +28,9 @@ type MutationResolver interface {
 	CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.CustomerRegisterPayload, error)
 	CustomerLogin(ctx context.Context, input model.CustomerLoginInput) (*model.CustomerLoginPayload, error)
 	CustomerAccountDelete(ctx context.Context, input model.AccountDeleteInput) (*model.AccountDeletePayload, error)
+	MerchantSubscriptionChange(ctx context.Context, input model.MerchantSubscriptionChangeInput) (*model.MerchantSubscriptionChangePayload, error)
+	MerchantSubscriptionCancel(ctx context.Context, input model.MerchantSubscriptionCancelInput) (*model.MerchantSubscriptionCancelPayload, error)
+	PlatformMerchantPlanSet(ctx context.Context, input model.PlatformMerchantPlanSetInput) (*model.PlatformMerchantPlanSetPayload, error)
 	ProductCreate(ctx context.Context, input model.ProductCreateInput) (*model.ProductCreatePayload, error)
 	ProductUpdate(ctx context.Context, input model.ProductUpdateInput) (*model.ProductUpdatePayload, error)
 	ProductDelete(ctx context.Context, input model.ProductDeleteInput) (*model.ProductDeletePayload, error)
@@ -483,6 +486,34 @@ func (ec *executionContext) field_Mutation_merchantRegister_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_merchantSubscriptionCancel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MerchantSubscriptionCancelInput, error) {
+			return ec.unmarshalNMerchantSubscriptionCancelInput2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMerchantSubscriptionCancelInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_merchantSubscriptionChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MerchantSubscriptionChangeInput, error) {
+			return ec.unmarshalNMerchantSubscriptionChangeInput2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMerchantSubscriptionChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_orderCancel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -536,6 +567,20 @@ func (ec *executionContext) field_Mutation_orderMarkPaid_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_platformMerchantPlanSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PlatformMerchantPlanSetInput, error) {
+			return ec.unmarshalNPlatformMerchantPlanSetInput2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐPlatformMerchantPlanSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -1399,6 +1444,202 @@ func (ec *executionContext) fieldContext_Mutation_customerAccountDelete(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_customerAccountDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_merchantSubscriptionChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_merchantSubscriptionChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MerchantSubscriptionChange(ctx, fc.Args["input"].(model.MerchantSubscriptionChangeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.MerchantSubscriptionChangePayload
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "settings:write")
+				if err != nil {
+					var zeroVal *model.MerchantSubscriptionChangePayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.MerchantSubscriptionChangePayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MerchantSubscriptionChangePayload) graphql.Marshaler {
+			return ec.marshalNMerchantSubscriptionChangePayload2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMerchantSubscriptionChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_merchantSubscriptionChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSubscriptionChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_merchantSubscriptionChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_merchantSubscriptionCancel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_merchantSubscriptionCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MerchantSubscriptionCancel(ctx, fc.Args["input"].(model.MerchantSubscriptionCancelInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.MerchantSubscriptionCancelPayload
+					return zeroVal, err
+				}
+				permission, err := ec.unmarshalOString2ᚖstring(ctx, "settings:write")
+				if err != nil {
+					var zeroVal *model.MerchantSubscriptionCancelPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.MerchantSubscriptionCancelPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MerchantSubscriptionCancelPayload) graphql.Marshaler {
+			return ec.marshalNMerchantSubscriptionCancelPayload2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMerchantSubscriptionCancelPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_merchantSubscriptionCancel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSubscriptionCancelPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_merchantSubscriptionCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_platformMerchantPlanSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_platformMerchantPlanSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PlatformMerchantPlanSet(ctx, fc.Args["input"].(model.PlatformMerchantPlanSetInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "PLATFORM_ADMIN")
+				if err != nil {
+					var zeroVal *model.PlatformMerchantPlanSetPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlatformMerchantPlanSetPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlatformMerchantPlanSetPayload) graphql.Marshaler {
+			return ec.marshalNPlatformMerchantPlanSetPayload2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐPlatformMerchantPlanSetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_platformMerchantPlanSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlatformMerchantPlanSetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_platformMerchantPlanSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3795,6 +4036,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "customerAccountDelete":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_customerAccountDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merchantSubscriptionChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_merchantSubscriptionChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merchantSubscriptionCancel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_merchantSubscriptionCancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platformMerchantPlanSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_platformMerchantPlanSet(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

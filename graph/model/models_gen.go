@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/ent/discount"
+	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/order"
 	"github.com/omnisphere/omnisphere/ent/orderpayment"
 	"github.com/omnisphere/omnisphere/ent/product"
@@ -444,6 +445,22 @@ type Me struct {
 	Merchant *ent.MerchantAccount `json:"merchant"`
 }
 
+// A plan stores subscribe to.
+type MerchantPlan struct {
+	// The plan's code, as MerchantAccount.plan shows it.
+	Code merchantaccount.Plan `json:"code"`
+	// Display name.
+	Name string `json:"name"`
+	// Price a month (zero for TRIAL).
+	MonthlyPrice *Money `json:"monthlyPrice"`
+	// The platform's fee on the store's card payments, in basis points.
+	ApplicationFeeBps int `json:"applicationFeeBps"`
+	// What the plan allows.
+	Limits *PlanLimits `json:"limits"`
+	// Whether merchantSubscriptionChange accepts it (a paid plan, billing on).
+	Selectable bool `json:"selectable"`
+}
+
 type MerchantRegisterInput struct {
 	// Login email of the owner; unique across the platform.
 	Email string `json:"email"`
@@ -465,6 +482,39 @@ type MerchantRegisterPayload struct {
 	// The store's publishable storefront key (X-Storefront-Key).
 	StorefrontKey *string      `json:"storefrontKey,omitempty"`
 	UserErrors    []*UserError `json:"userErrors"`
+}
+
+// Input of merchantSubscriptionCancel.
+type MerchantSubscriptionCancelInput struct {
+	// Must be true: cancelling is never implied.
+	Confirm bool `json:"confirm"`
+}
+
+// Result of merchantSubscriptionCancel.
+type MerchantSubscriptionCancelPayload struct {
+	// The store; it keeps its plan until currentPeriodEnd.
+	Merchant *ent.MerchantAccount `json:"merchant,omitempty"`
+	// BILLING_DISABLED, INVALID (no subscription), PAYMENT_FAILED.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Input of merchantSubscriptionChange.
+type MerchantSubscriptionChangeInput struct {
+	// The paid plan to be on (STARTER, GROWTH or SCALE).
+	Plan merchantaccount.Plan `json:"plan"`
+}
+
+// Result of merchantSubscriptionChange.
+type MerchantSubscriptionChangePayload struct {
+	// The store (plan and subscriptionStatus move when Stripe confirms).
+	Merchant *ent.MerchantAccount `json:"merchant,omitempty"`
+	// Client secret of the PaymentIntent to confirm with Stripe.js
+	// (stripe.confirmPayment), or null when no payment is due now. Never log it.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+	// Stripe's status of the subscription (e.g. incomplete until paid).
+	StripeStatus *string `json:"stripeStatus,omitempty"`
+	// BILLING_DISABLED, INVALID (not a paid plan), PAYMENT_FAILED.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // An amount of money.
@@ -513,6 +563,60 @@ type OrderFulfillInput struct {
 
 type OrderPayload struct {
 	Order      *ent.Order   `json:"order,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Limits of a plan; null means unlimited.
+type PlanLimits struct {
+	// Products that are not archived.
+	Products *int `json:"products,omitempty"`
+	// Secret API keys that are not revoked (publishable keys are free).
+	APIKeys *int `json:"apiKeys,omitempty"`
+	// Staff users.
+	Staff *int `json:"staff,omitempty"`
+	// Campaign emails a calendar month (UTC).
+	CampaignEmails *int `json:"campaignEmails,omitempty"`
+	// Live GraphQL subscriptions open at once.
+	LiveSubscriptions *int `json:"liveSubscriptions,omitempty"`
+}
+
+// What the store uses of its plan.
+type PlanUsage struct {
+	// Products that are not archived.
+	Products *PlanUsageItem `json:"products"`
+	// Secret API keys that are not revoked.
+	APIKeys *PlanUsageItem `json:"apiKeys"`
+	// Staff users.
+	Staff *PlanUsageItem `json:"staff"`
+	// Campaign emails queued this calendar month (UTC).
+	CampaignEmails *PlanUsageItem `json:"campaignEmails"`
+	// Live GraphQL subscriptions open now (0 until the server reports them).
+	LiveSubscriptions *PlanUsageItem `json:"liveSubscriptions"`
+}
+
+// One counted resource: what the store uses and its limit (null: unlimited).
+type PlanUsageItem struct {
+	// How many the store has (or sent this month, for campaign emails).
+	Used int `json:"used"`
+	// The plan's limit; null when unlimited (always null with billing off).
+	Limit *int `json:"limit,omitempty"`
+}
+
+// Input of platformMerchantPlanSet.
+type PlatformMerchantPlanSetInput struct {
+	// The store.
+	MerchantID uuid.UUID `json:"merchantId"`
+	// Its plan.
+	Plan merchantaccount.Plan `json:"plan"`
+	// Its subscription status; unchanged when null.
+	SubscriptionStatus *merchantaccount.SubscriptionStatus `json:"subscriptionStatus,omitempty"`
+}
+
+// Result of platformMerchantPlanSet.
+type PlatformMerchantPlanSetPayload struct {
+	// The store.
+	Merchant *ent.MerchantAccount `json:"merchant,omitempty"`
+	// INVALID (unknown store or plan).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -1371,6 +1475,14 @@ const (
 	UserErrorCodePaymentFailed UserErrorCode = "PAYMENT_FAILED"
 	// Guest checkout is off: sign in as a customer.
 	UserErrorCodeLoginRequired UserErrorCode = "LOGIN_REQUIRED"
+	// Creating one more would exceed the store's plan (the message names the limit): upgrade the plan.
+	UserErrorCodePlanLimitReached UserErrorCode = "PLAN_LIMIT_REACHED"
+	// The store's plan payment is overdue past the grace period (or its trial ended): admin changes are refused until it is paid.
+	UserErrorCodeBillingPastDue UserErrorCode = "BILLING_PAST_DUE"
+	// The store's subscription ended: admin changes and new orders are refused until a plan is chosen.
+	UserErrorCodeBillingCanceled UserErrorCode = "BILLING_CANCELED"
+	// Plans are not billed on this server (Stripe or plan prices not configured).
+	UserErrorCodeBillingDisabled UserErrorCode = "BILLING_DISABLED"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -1402,11 +1514,15 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodePaymentsNotEnabled,
 	UserErrorCodePaymentFailed,
 	UserErrorCodeLoginRequired,
+	UserErrorCodePlanLimitReached,
+	UserErrorCodeBillingPastDue,
+	UserErrorCodeBillingCanceled,
+	UserErrorCodeBillingDisabled,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany, UserErrorCodeOutOfStock, UserErrorCodeUnavailable, UserErrorCodeIdempotencyKeyMismatch, UserErrorCodeCartCompleted, UserErrorCodeCartEmpty, UserErrorCodeDiscountInvalid, UserErrorCodeDiscountUsageLimitReached, UserErrorCodeDiscountAlreadyUsed, UserErrorCodeDiscountMinimumNotMet, UserErrorCodeDiscountNotCombinable, UserErrorCodeShippingMethodRequired, UserErrorCodeInvalidState, UserErrorCodeRefundExceedsCaptured, UserErrorCodePaymentsNotEnabled, UserErrorCodePaymentFailed, UserErrorCodeLoginRequired:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany, UserErrorCodeOutOfStock, UserErrorCodeUnavailable, UserErrorCodeIdempotencyKeyMismatch, UserErrorCodeCartCompleted, UserErrorCodeCartEmpty, UserErrorCodeDiscountInvalid, UserErrorCodeDiscountUsageLimitReached, UserErrorCodeDiscountAlreadyUsed, UserErrorCodeDiscountMinimumNotMet, UserErrorCodeDiscountNotCombinable, UserErrorCodeShippingMethodRequired, UserErrorCodeInvalidState, UserErrorCodeRefundExceedsCaptured, UserErrorCodePaymentsNotEnabled, UserErrorCodePaymentFailed, UserErrorCodeLoginRequired, UserErrorCodePlanLimitReached, UserErrorCodeBillingPastDue, UserErrorCodeBillingCanceled, UserErrorCodeBillingDisabled:
 		return true
 	}
 	return false

@@ -99,11 +99,11 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 	err := s.inStore(ctx, "checkout complete", func(ctx context.Context, c *ent.Client) error {
 		out = nil
 		merchant := merchantOf(ctx)
-		// The same key again: answer what it made. Checked before the cart
-		// (the cart may be converted or gone since) and again under the
-		// cart's lock, which concurrent checkouts of that cart wait for; a
-		// race between two carts on one key ends at the unique index
-		// (merchant_id, idempotency_key) and the retry answers here.
+		// The same key again: answer what it made. Checked under the cart's
+		// lock, which concurrent checkouts of that cart wait for, or when
+		// the cart is not found (it may be gone since); a race between two
+		// carts on one key ends at the unique index (merchant_id,
+		// idempotency_key) and the retry answers here.
 		replay := func() (bool, error) {
 			prev, err := c.Order.Query().Where(order.IdempotencyKey(key)).Only(ctx)
 			if ent.IsNotFound(err) {
@@ -122,11 +122,13 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 			out = &Completed{Order: prev, Payment: pay}
 			return true, nil
 		}
-		if done, err := replay(); done || err != nil {
-			return err
-		}
 		cart, err := cartByToken(ctx, c, in.CartToken, b, true)
 		if err != nil {
+			if _, user := IsUserError(err); user {
+				if done, rerr := replay(); done || rerr != nil {
+					return rerr
+				}
+			}
 			return err
 		}
 		if done, err := replay(); done || err != nil {
@@ -205,6 +207,14 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 			}
 		}
 
+		// The cart is converted (an update by id: UpdateOne would read the
+		// row back) before the order number: from that lock on, only the
+		// writes that need the order remain.
+		if err := c.ShoppingCart.Update().Where(shoppingcart.ID(cart.ID)).SetStatus(shoppingcart.StatusCONVERTED).
+			SetConvertedAt(s.now()).Exec(ctx); err != nil {
+			return err
+		}
+
 		// The store's next order number, under its configuration row's lock
 		// (taken last: it serialises the store's checkouts until commit).
 		if _, err := c.StorefrontConfig.Update().Where(storefrontconfig.ID(view.config.ID)).AddNextOrderNumber(1).Save(ctx); err != nil {
@@ -252,13 +262,15 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 		if err := c.OrderItem.CreateBulk(items...).Exec(ctx); err != nil {
 			return err
 		}
+		var addresses []*ent.OrderAddressCreate
 		if a := view.ShippingAddress; a != nil && view.RequiresShipping {
-			if err := createAddress(ctx, c, o.ID, orderaddress.KindSHIPPING, a); err != nil {
-				return err
-			}
+			addresses = append(addresses, addressCreate(c, o.ID, orderaddress.KindSHIPPING, a))
 		}
 		if a := view.BillingAddress; a != nil {
-			if err := createAddress(ctx, c, o.ID, orderaddress.KindBILLING, a); err != nil {
+			addresses = append(addresses, addressCreate(c, o.ID, orderaddress.KindBILLING, a))
+		}
+		if len(addresses) > 0 {
+			if err := c.OrderAddress.CreateBulk(addresses...).Exec(ctx); err != nil {
 				return err
 			}
 		}
@@ -282,10 +294,6 @@ func (s *Service) Complete(ctx context.Context, in CompleteInput) (*Completed, e
 				SetAmount(amount).SetCurrency(view.Currency).Exec(ctx); err != nil {
 				return err
 			}
-		}
-		if err := c.ShoppingCart.UpdateOne(cart).SetStatus(shoppingcart.StatusCONVERTED).
-			SetConvertedAt(s.now()).Exec(ctx); err != nil {
-			return err
 		}
 		if _, err := events.Write(ctx, c, merchant, events.OrderCreated{OrderState: orderState(o), ItemCount: view.TotalQuantity()}); err != nil {
 			return err
@@ -458,10 +466,10 @@ func feeOf(amount int64, bps int) int64 {
 	return min(q, amount)
 }
 
-func createAddress(ctx context.Context, c *ent.Client, orderID uuid.UUID, kind orderaddress.Kind, a *Address) error {
+func addressCreate(c *ent.Client, orderID uuid.UUID, kind orderaddress.Kind, a *Address) *ent.OrderAddressCreate {
 	return c.OrderAddress.Create().SetOrderID(orderID).SetKind(kind).SetFirstName(a.FirstName).
 		SetLastName(a.LastName).SetCompany(a.Company).SetLine1(a.Line1).SetLine2(a.Line2).SetCity(a.City).
-		SetProvince(a.Province).SetPostalCode(a.PostalCode).SetCountryCode(a.CountryCode).SetPhone(a.Phone).Exec(ctx)
+		SetProvince(a.Province).SetPostalCode(a.PostalCode).SetCountryCode(a.CountryCode).SetPhone(a.Phone)
 }
 
 // orderState is what every order event carries.

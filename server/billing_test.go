@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -217,11 +218,24 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 		require.Equal(t, "POST /v1/subscriptions", got[1].Method+" "+got[1].Path)
 		require.Equal(t, "price_starter", got[1].Form.Get("items[0][price]"))
 		require.Equal(t, "default_incomplete", got[1].Form.Get("payment_behavior"))
-		require.Equal(t, "omnisphere-subscription-"+e.store.ID.String()+"-STARTER-new", got[1].Key)
+		require.Equal(t, "omnisphere-subscription-"+e.store.ID.String()+"-STARTER-new-0", got[1].Key)
 		m := e.merchant(t)
 		require.True(t, strings.HasPrefix(m.StripeCustomerID, "cus_"))
 		require.True(t, strings.HasPrefix(m.StripeSubscriptionID, "sub_"))
 		require.Equal(t, 1, e.audits(t, "billing.plan_change"))
+		subID := e.merchant(t).StripeSubscriptionID
+
+		// Growth and back: each request its own key, so Stripe replays none.
+		for i, plan := range []string{"GROWTH", "STARTER", "GROWTH"} {
+			p = e.mutate(t, &e.staffV, "merchantSubscriptionChange",
+				`mutation($p: MerchantAccountPlan!) { merchantSubscriptionChange(input: {plan: $p}) { `+userErrs+` } }`, map[string]any{"p": plan})
+			require.Empty(t, p.list("userErrors"))
+			got = calls.take()
+			require.Len(t, got, 2, "retrieve, then update")
+			require.Equal(t, "POST /v1/subscriptions/"+subID, got[1].Method+" "+got[1].Path)
+			require.Equal(t, "price_"+strings.ToLower(plan), got[1].Form.Get("items[0][price]"))
+			require.Equal(t, fmt.Sprintf("omnisphere-subscription-%s-%s-%s-%d", e.store.ID, plan, subID, i+1), got[1].Key)
+		}
 
 		p = e.mutate(t, &e.staffV, "merchantSubscriptionChange",
 			`mutation { merchantSubscriptionChange(input: {plan: TRIAL}) { `+userErrs+` } }`, nil)
@@ -297,6 +311,7 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 		got := calls.take()
 		require.Len(t, got, 1)
 		require.Equal(t, "true", got[0].Form.Get("cancel_at_period_end"))
+		require.Equal(t, "omnisphere-subscription-cancel-"+e.merchant(t).StripeSubscriptionID+"-0", got[0].Key)
 
 		m := e.merchant(t)
 		end := time.Now().Add(time.Hour)

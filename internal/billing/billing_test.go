@@ -138,7 +138,7 @@ func (fakeGateway) EnsureCustomer(context.Context, uuid.UUID, string, string, st
 func (fakeGateway) SetSubscription(context.Context, payment.SubscriptionParams) (payment.Subscription, error) {
 	return payment.Subscription{ID: "sub_1"}, nil
 }
-func (fakeGateway) CancelSubscription(context.Context, string) (payment.Subscription, error) {
+func (fakeGateway) CancelSubscription(context.Context, string, string) (payment.Subscription, error) {
 	return payment.Subscription{ID: "sub_1"}, nil
 }
 

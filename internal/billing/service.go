@@ -56,7 +56,7 @@ type Gateway interface {
 	Enabled() bool
 	EnsureCustomer(ctx context.Context, merchantID uuid.UUID, customerID, email, name string) (string, error)
 	SetSubscription(ctx context.Context, p payment.SubscriptionParams) (payment.Subscription, error)
-	CancelSubscription(ctx context.Context, subscriptionID string) (payment.Subscription, error)
+	CancelSubscription(ctx context.Context, subscriptionID, idempotencyKey string) (payment.Subscription, error)
 }
 
 // Service is the billing domain.

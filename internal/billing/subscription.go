@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/auditlog"
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/internal/payment"
 	"github.com/omnisphere/omnisphere/internal/viewer"
@@ -29,7 +30,8 @@ type Changed struct {
 // to plan: the Stripe customer is created once, then the subscription is
 // created or its item moved to the plan's price, with the idempotency key
 // omnisphere-subscription-<merchant>-<plan>-<current subscription or
-// "new">. Plan and status change when Stripe's webhooks say so.
+// "new">-<number of earlier changes>. Plan and status change when Stripe's
+// webhooks say so.
 func (s *Service) Change(ctx context.Context, code merchantaccount.Plan) (*Changed, error) {
 	v := viewer.FromContext(ctx)
 	if !v.HasMerchant() {
@@ -56,7 +58,11 @@ func (s *Service) Change(ctx context.Context, code merchantaccount.Plan) (*Chang
 	if m.SubscriptionStatus == Canceled {
 		cur = "" // an ended subscription cannot be changed: start a new one
 	}
-	key := "omnisphere-subscription-" + mid.String() + "-" + string(code) + "-" + orNew(cur)
+	seq, err := s.requests(sctx, mid, actionChange)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("omnisphere-subscription-%s-%s-%s-%d", mid, code, orNew(cur), seq)
 	sub, err := s.gw.SetSubscription(sctx, payment.SubscriptionParams{MerchantID: mid, Plan: string(code),
 		PriceID: p.StripePriceID, CustomerID: cus, SubscriptionID: cur, IdempotencyKey: key})
 	if err != nil {
@@ -77,6 +83,19 @@ func (s *Service) Change(ctx context.Context, code merchantaccount.Plan) (*Chang
 		return nil, fmt.Errorf("billing: change: %w", err)
 	}
 	return &Changed{Merchant: m, ClientSecret: sub.ClientSecret, StripeStatus: sub.Status}, nil
+}
+
+// requests counts the store's completed requests of one kind (their audit
+// entries). It makes idempotency keys: a retry of a request whose outcome
+// was not recorded reuses its key, the next request gets a new one, so that
+// going back and forth between plans within Stripe's 24 hours of key
+// memory is not answered from a replay.
+func (s *Service) requests(ctx context.Context, mid uuid.UUID, action string) (int, error) {
+	n, err := s.client.AuditLog.Query().Where(auditlog.MerchantID(mid), auditlog.Action(action)).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("billing: %s requests: %w", action, err)
+	}
+	return n, nil
 }
 
 func orNew(id string) string {
@@ -106,7 +125,11 @@ func (s *Service) Cancel(ctx context.Context) (*ent.MerchantAccount, error) {
 	if m.StripeSubscriptionID == "" || m.SubscriptionStatus == Canceled {
 		return nil, userErr(CodeInvalid, nil, "the store has no subscription to cancel")
 	}
-	sub, err := s.gw.CancelSubscription(sctx, m.StripeSubscriptionID)
+	seq, err := s.requests(sctx, mid, actionCancel)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.gw.CancelSubscription(sctx, m.StripeSubscriptionID, fmt.Sprintf("omnisphere-subscription-cancel-%s-%d", m.StripeSubscriptionID, seq))
 	if err != nil {
 		return nil, stripeErr(err)
 	}

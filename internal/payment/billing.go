@@ -151,8 +151,9 @@ func (s *Stripe) SetSubscription(ctx context.Context, p SubscriptionParams) (Sub
 
 // CancelSubscription asks Stripe to end the subscription at the end of the
 // paid period (cancel_at_period_end); customer.subscription.deleted follows
-// then. Idempotency key omnisphere-subscription-cancel-<id>.
-func (s *Stripe) CancelSubscription(ctx context.Context, subscriptionID string) (Subscription, error) {
+// then. idempotencyKey is required (a store may cancel, resume and cancel
+// again within a day: make it from the subscription and the attempt).
+func (s *Stripe) CancelSubscription(ctx context.Context, subscriptionID, idempotencyKey string) (Subscription, error) {
 	const op = "cancel subscription"
 	if s == nil {
 		return Subscription{}, ErrDisabled
@@ -160,8 +161,11 @@ func (s *Stripe) CancelSubscription(ctx context.Context, subscriptionID string) 
 	if !strings.HasPrefix(subscriptionID, "sub_") {
 		return Subscription{}, fmt.Errorf("payment: %s: %w: %q is not a subscription id", op, ErrInvalidParams, subscriptionID)
 	}
+	if err := checkKey(op, idempotencyKey); err != nil {
+		return Subscription{}, err
+	}
 	sub, err := s.api.Subscriptions.Update(subscriptionID, &stripe.SubscriptionParams{
-		Params:            params(ctx, "omnisphere-subscription-cancel-"+subscriptionID),
+		Params:            params(ctx, idempotencyKey),
 		CancelAtPeriodEnd: stripe.Bool(true),
 	})
 	if err != nil {

@@ -56,18 +56,20 @@ func TestBillingCalls(t *testing.T) {
 	require.NotEmpty(t, reqs[1].Form.Get("items[0][id]"))
 	require.Equal(t, "false", reqs[1].Form.Get("cancel_at_period_end"))
 
-	_, err = s.CancelSubscription(ctx, "sub_1")
+	_, err = s.CancelSubscription(ctx, "sub_1", "omnisphere-subscription-cancel-sub_1-0")
 	require.NoError(t, err)
 	reqs = rec.take()
 	require.Len(t, reqs, 1)
 	require.Equal(t, "true", reqs[0].Form.Get("cancel_at_period_end"))
-	require.Equal(t, "omnisphere-subscription-cancel-sub_1", reqs[0].Header.Get("Idempotency-Key"))
+	require.Equal(t, "omnisphere-subscription-cancel-sub_1-0", reqs[0].Header.Get("Idempotency-Key"))
 
 	_, err = s.SetSubscription(ctx, SubscriptionParams{MerchantID: mid, PriceID: "prod_x", CustomerID: "cus_1", IdempotencyKey: "k"})
 	require.ErrorIs(t, err, ErrInvalidParams)
 	_, err = s.SetSubscription(ctx, SubscriptionParams{MerchantID: mid, PriceID: "price_x", CustomerID: "cus_1"})
 	require.ErrorIs(t, err, ErrInvalidParams)
-	_, err = s.CancelSubscription(ctx, "x")
+	_, err = s.CancelSubscription(ctx, "x", "k")
+	require.ErrorIs(t, err, ErrInvalidParams)
+	_, err = s.CancelSubscription(ctx, "sub_1", "")
 	require.ErrorIs(t, err, ErrInvalidParams)
 	require.Empty(t, rec.take())
 
@@ -76,7 +78,7 @@ func TestBillingCalls(t *testing.T) {
 	require.ErrorIs(t, err, ErrDisabled)
 	_, err = off.EnsureCustomer(ctx, mid, "", "", "")
 	require.ErrorIs(t, err, ErrDisabled)
-	_, err = off.CancelSubscription(ctx, "sub_1")
+	_, err = off.CancelSubscription(ctx, "sub_1", "k")
 	require.ErrorIs(t, err, ErrDisabled)
 }
 

@@ -38,7 +38,7 @@ func (s *Service) Hook() ent.Hook {
 			}
 			v := viewer.FromContext(ctx)
 			if blockable(v, viewer.ActorFromContext(ctx), m) {
-				if err := s.CheckWrites(ctx, v.MerchantID); err != nil {
+				if err := s.checkWrites(ctx, mutationClient(m), v.MerchantID); err != nil {
 					return nil, err
 				}
 			}
@@ -50,6 +50,15 @@ func (s *Service) Hook() ent.Hook {
 			return next.Mutate(ctx, m)
 		})
 	}
+}
+
+// mutationClient returns the client a mutation runs on (its transaction's,
+// when it runs in one), or nil for a type this hook does not know.
+func mutationClient(m ent.Mutation) *ent.Client {
+	if mc, ok := m.(interface{ Client() *ent.Client }); ok {
+		return mc.Client()
+	}
+	return nil
 }
 
 // staffWriter reports whether v writes as a store's staff (not as the
@@ -117,7 +126,7 @@ func (s *Service) checkLimit(ctx context.Context, v viewer.Viewer, m ent.Mutatio
 	if mid == uuid.Nil {
 		return nil
 	}
-	st, err := s.State(ctx, mid)
+	st, err := s.state(ctx, c, mid)
 	if err != nil {
 		return err
 	}

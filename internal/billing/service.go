@@ -170,12 +170,24 @@ func (s *Service) forget(mid uuid.UUID) { s.cache.Delete(mid) }
 
 // State returns a merchant's billing state, cached for Config.CacheTTL.
 func (s *Service) State(ctx context.Context, mid uuid.UUID) (State, error) {
+	return s.state(ctx, nil, mid)
+}
+
+// state is State read through c when it is not nil: the ent hook passes the
+// mutation's own (transactional) client, so that a transaction holding a
+// pooled connection never waits for a second one.
+func (s *Service) state(ctx context.Context, c *ent.Client, mid uuid.UUID) (State, error) {
 	now := s.now()
 	if c, ok := s.cache.Load(mid); ok && now.Sub(c.(cached).at) < s.cfg.CacheTTL {
 		return c.(cached).st, nil
 	}
 	sys := viewer.SystemLookupContext(ctx, "billing state")
-	m, err := s.client.MerchantAccount.Get(sys, mid)
+	if c == nil {
+		c = s.client
+	} else {
+		sys = viewer.ActAsStore(ctx, mid, "billing state")
+	}
+	m, err := c.MerchantAccount.Get(sys, mid)
 	if ent.IsNotFound(err) {
 		// A store being registered (its transaction has not committed):
 		// a new trial.
@@ -186,7 +198,7 @@ func (s *Service) State(ctx context.Context, mid uuid.UUID) (State, error) {
 	}
 	st := State{Plan: m.Plan, Status: m.SubscriptionStatus, TrialEndsAt: m.TrialEndsAt, CurrentPeriodEnd: m.CurrentPeriodEnd}
 	if st.Status == PastDue || st.Status == Incomplete {
-		a, err := s.client.AuditLog.Query().Where(auditlog.MerchantID(mid), auditlog.Action(actionPastDue)).
+		a, err := c.AuditLog.Query().Where(auditlog.MerchantID(mid), auditlog.Action(actionPastDue)).
 			Order(ent.Desc(auditlog.FieldCreatedAt)).First(sys)
 		switch {
 		case err == nil:
@@ -202,10 +214,14 @@ func (s *Service) State(ctx context.Context, mid uuid.UUID) (State, error) {
 // CheckWrites answers nil when the store's staff may write, else the
 // BILLING_PAST_DUE or BILLING_CANCELED error. Always nil with billing off.
 func (s *Service) CheckWrites(ctx context.Context, mid uuid.UUID) error {
+	return s.checkWrites(ctx, nil, mid)
+}
+
+func (s *Service) checkWrites(ctx context.Context, c *ent.Client, mid uuid.UUID) error {
 	if !s.Enabled() {
 		return nil
 	}
-	st, err := s.State(ctx, mid)
+	st, err := s.state(ctx, c, mid)
 	if err != nil {
 		return err
 	}

@@ -319,7 +319,8 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 		require.Equal(t, http.StatusOK, deliver(t, e.s.Handler, deleted, time.Now(), whsec))
 		require.Equal(t, merchantaccount.SubscriptionStatusCANCELED, e.merchant(t).SubscriptionStatus)
 		// Until the period ends the store still sells.
-		done := e.complete(t, e.visitor(), e.readyCart(t, e.visitor(), 1, "buyer@example.com"), "MANUAL", "billing-canceled-1")
+		first := e.readyCart(t, e.visitor(), 1, "buyer@example.com")
+		done := e.complete(t, e.visitor(), first, "MANUAL", "billing-canceled-1")
 		require.Empty(t, done.list("userErrors"))
 
 		e.s.Billing.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
@@ -327,6 +328,8 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 		cart := e.readyCart(t, e.visitor(), 1, "buyer@example.com")
 		done = e.complete(t, e.visitor(), cart, "MANUAL", "billing-canceled-2")
 		require.Equal(t, []string{"BILLING_CANCELED"}, codesOf(done))
+		retry := e.complete(t, e.visitor(), first, "MANUAL", "billing-canceled-1")
+		require.Empty(t, retry.list("userErrors"), "a retry of an order made before still answers it")
 		require.Equal(t, []string{"BILLING_CANCELED"}, codesOf(e.renameProduct(t, "Tee 6")))
 		r := e.query(t, e.visitor(), `{ products(first: 10) { edges { node { title } } } }`, nil)
 		require.Empty(t, r.Errors, r.Body)

@@ -27,7 +27,6 @@ import (
 	"os/signal"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/omnisphere/omnisphere/internal/bench/proc"
 	"github.com/omnisphere/omnisphere/internal/seed"
 )
 
@@ -292,34 +292,13 @@ func load(ctx context.Context, client *http.Client, c config, pg *sql.DB, name s
 			return Result{}, err
 		}
 	}
-	cpu0, _ := procCPU(c.pid)
-	var rssMax atomic.Int64
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	var sampler sync.WaitGroup
-	if c.pid > 0 {
-		sampler.Add(1)
-		go func() {
-			defer sampler.Done()
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				if kb, err := procRSS(c.pid); err == nil && kb > rssMax.Load() {
-					rssMax.Store(kb)
-				}
-				select {
-				case <-sampleCtx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
-	}
+	cpu0, _ := proc.CPUTicks(c.pid)
+	peakRSS := proc.PeakRSS(ctx, c.pid, 200*time.Millisecond)
 	start := time.Now()
 	lat, errs, firstErr, err := drive(ctx, client, c, c.duration, next)
 	elapsed := time.Since(start)
-	cpu1, _ := procCPU(c.pid)
-	stopSampling()
-	sampler.Wait()
+	cpu1, _ := proc.CPUTicks(c.pid)
+	rssMax := peakRSS()
 	if err != nil {
 		return Result{}, err
 	}
@@ -335,8 +314,8 @@ func load(ctx context.Context, client *http.Client, c config, pg *sql.DB, name s
 		ticks := float64(cpu1 - cpu0)
 		r.CPUmsPerReq = ticks / c.cpuTicksPerSecond * 1000 / float64(r.Requests)
 		r.ServerCPUUtil = ticks / c.cpuTicksPerSecond / elapsed.Seconds()
-		r.RSSMiBMax = float64(rssMax.Load()) / 1024
-		if kb, err := procRSS(c.pid); err == nil {
+		r.RSSMiBMax = float64(rssMax) / 1024
+		if kb, err := proc.RSS(c.pid); err == nil {
 			r.RSSMiBEnd = float64(kb) / 1024
 		}
 	}
@@ -417,42 +396,6 @@ func readPGStats(ctx context.Context, pg *sql.DB) (pgStats, error) {
 		return s, fmt.Errorf("read pg statistics: %w", err)
 	}
 	return s, nil
-}
-
-// procCPU returns the user plus system CPU ticks of pid (/proc/pid/stat).
-func procCPU(pid int) (int64, error) {
-	if pid <= 0 {
-		return 0, errors.New("no pid")
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name (which may hold spaces):
-	// state is field 3, utime field 14, stime field 15.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	k, err2 := strconv.ParseInt(f[12], 10, 64)
-	return u + k, errors.Join(err1, err2)
-}
-
-// procRSS returns the resident set size of pid in KiB (VmRSS, what
-// ps -o rss shows).
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 func printResult(w io.Writer, r Result) {

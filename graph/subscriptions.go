@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -37,9 +38,20 @@ type Subscriptions struct {
 	// SendTimeout is how long an event may wait for a client to take it
 	// before the client is disconnected as too slow.
 	SendTimeout time.Duration
+	// Backlog is how many rendered events a subscription of a shared group
+	// may fall behind before it is disconnected as too slow
+	// (DefaultBacklog). The group keeps each rendered event once, until its
+	// slowest member sent it, so the memory is per group, not per
+	// subscription.
+	Backlog int
+	// NoSharing turns shared rendering off: every subscription then renders
+	// every event itself.
+	NoSharing bool
 
-	mu     sync.Mutex
-	counts map[uuid.UUID]int
+	mu       sync.Mutex
+	counts   map[uuid.UUID]int
+	fan      fanout
+	verified verifyCache
 }
 
 // Open reports how many subscriptions the process holds, by store.
@@ -83,6 +95,11 @@ type Credentials struct {
 	// Verify authenticates the credentials again and returns the viewer
 	// they stand for now.
 	Verify func(ctx context.Context) (viewer.Viewer, error)
+	// Key identifies the credentials (a digest, not the secret), or is
+	// empty. Subscriptions with the same Key share a recheck made less
+	// than a second (and a thirtieth of Subscriptions.Recheck) before
+	// theirs: a thousand dashboards on one key verify it once.
+	Key string
 }
 
 type credentialsKey struct{}
@@ -125,14 +142,35 @@ var errSubscriptionLimit = &gqlerror.Error{
 // (and the socket closes with CloseForbidden), or when the client is too
 // slow (CloseSlowConsumer).
 // permission is what a key must still hold (empty for customers).
+//
+// A WebSocket subscription (ctx carries a SharedConn) joins the group of
+// identical subscriptions instead, whose events are rendered once
+// (liveShared, subscriptions_shared.go).
 func live[T any](ctx context.Context, r *Resolver, permission string, topics []string, convert func(events.Event) (T, bool)) (<-chan T, error) {
+	if feed, ok := ctx.Value(rendererKey{}).(chan T); ok {
+		return feed, nil // the execution that renders for a group
+	}
+	var sender SharedSender
+	if c, ok := ctx.Value(closerKey{}).(SharedConn); ok {
+		// Always claimed: the connection holds its next message until the
+		// subscription it started claimed its id.
+		sender, _ = c.ClaimSubscription(ctx)
+	}
 	v := viewer.FromContext(ctx)
 	if !v.HasMerchant() {
 		return nil, viewer.ErrNoTenant
 	}
 	subs := r.Subscriptions
 	if subs == nil {
-		subs = &Subscriptions{}
+		subs = &Subscriptions{NoSharing: true}
+	}
+	if sender != nil && !subs.NoSharing {
+		if key, ok := sharedKey(ctx, v); ok {
+			out, err := liveShared(ctx, r, subs, key, v, permission, topics, convert, sender)
+			if !errors.Is(err, errNoSharing) {
+				return out, err
+			}
+		}
 	}
 	if !subs.acquire(v.MerchantID) {
 		return nil, errSubscriptionLimit
@@ -145,11 +183,8 @@ func live[T any](ctx context.Context, r *Resolver, permission string, topics []s
 		return nil, err
 	}
 	creds, _ := ctx.Value(credentialsKey{}).(Credentials)
-	g := &guard{creds: creds, v: v, permission: permission, recheck: subs.Recheck, checked: time.Now()}
-	sendTimeout := subs.SendTimeout
-	if sendTimeout <= 0 {
-		sendTimeout = 10 * time.Second
-	}
+	g := newGuard(subs, creds, v, permission)
+	sendTimeout := subs.sendTimeout()
 	out := make(chan T)
 	go func() {
 		defer subs.release(v.MerchantID)
@@ -183,7 +218,10 @@ func live[T any](ctx context.Context, r *Resolver, permission string, topics []s
 				if e.MerchantID != v.MerchantID {
 					continue // never another store's: the bus keys by merchant, this is a last guard
 				}
-				if err := g.check(ctx); err != nil {
+				if err := g.check(ctx, time.Now()); err != nil {
+					if ctx.Err() != nil {
+						return // unsubscribed while the credentials were verified
+					}
 					r.Log.InfoContext(ctx, "subscription closed: credentials no longer valid", "merchant_id", v.MerchantID, "error", err)
 					closeConnection(ctx, CloseForbidden, "credentials no longer valid")
 					return
@@ -208,6 +246,13 @@ func live[T any](ctx context.Context, r *Resolver, permission string, topics []s
 	return out, nil
 }
 
+func (s *Subscriptions) sendTimeout() time.Duration {
+	if s.SendTimeout > 0 {
+		return s.SendTimeout
+	}
+	return 10 * time.Second
+}
+
 // guard decides whether a subscription's credentials still hold.
 type guard struct {
 	creds      Credentials
@@ -215,19 +260,46 @@ type guard struct {
 	permission string
 	recheck    time.Duration
 	checked    time.Time
+	shared     *verifyCache // nil: every recheck verifies
+	ttl        time.Duration
+}
+
+// newGuard returns the guard of a subscription opened now. Its first
+// recheck comes after between half of Recheck and Recheck, so that
+// subscriptions opened together (a dashboard's reconnect storm) do not all
+// verify their credentials at the same event.
+func newGuard(subs *Subscriptions, creds Credentials, v viewer.Viewer, permission string) *guard {
+	checked, recheck := time.Now(), subs.Recheck
+	if recheck > 1 {
+		checked = checked.Add(-rand.N(recheck / 2))
+	}
+	g := &guard{creds: creds, v: v, permission: permission, recheck: recheck, checked: checked}
+	if creds.Key != "" && creds.Verify != nil {
+		if ttl := min(recheck/30, time.Second); ttl > 0 {
+			g.shared, g.ttl = &subs.verified, ttl
+		}
+	}
+	return g
 }
 
 var errCredentialsChanged = errors.New("the credentials now stand for another viewer")
 
-func (g *guard) check(ctx context.Context) error {
-	now := time.Now()
+// check reports whether the credentials hold at now (a recent reading
+// of the clock).
+func (g *guard) check(ctx context.Context, now time.Time) error {
 	if !g.creds.ExpiresAt.IsZero() && !now.Before(g.creds.ExpiresAt) {
 		return errors.New("token expired")
 	}
 	if g.creds.Verify == nil || now.Sub(g.checked) < g.recheck {
 		return nil
 	}
-	v, err := g.creds.Verify(ctx)
+	var v viewer.Viewer
+	var err error
+	if g.shared != nil {
+		v, err = g.shared.verify(ctx, g.creds, g.ttl)
+	} else {
+		v, err = g.creds.Verify(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -242,6 +314,61 @@ func (g *guard) check(ctx context.Context) error {
 	return nil
 }
 
+// verifyCache shares recent rechecks of the same credentials
+// (Credentials.Key) between subscriptions, and one recheck in flight.
+type verifyCache struct {
+	mu sync.Mutex
+	m  map[string]*verification
+}
+
+type verification struct {
+	done chan struct{} // closed once v and err are set
+	at   time.Time
+	v    viewer.Viewer
+	err  error
+}
+
+// verify returns the result of a recheck of c made less than ttl ago (or
+// in flight), else rechecks.
+func (vc *verifyCache) verify(ctx context.Context, c Credentials, ttl time.Duration) (viewer.Viewer, error) {
+	now := time.Now()
+	vc.mu.Lock()
+	e := vc.m[c.Key]
+	if e == nil || (!e.at.IsZero() && now.Sub(e.at) >= ttl) {
+		if vc.m == nil {
+			vc.m = make(map[string]*verification)
+		}
+		if len(vc.m) >= 1024 {
+			for k, old := range vc.m {
+				if !old.at.IsZero() && now.Sub(old.at) >= ttl {
+					delete(vc.m, k)
+				}
+			}
+		}
+		e = &verification{done: make(chan struct{})}
+		vc.m[c.Key] = e
+		vc.mu.Unlock()
+		// Not the subscription's own context: others wait for this
+		// result, and one client leaving must not fail it for them.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		v, err := c.Verify(vctx)
+		cancel()
+		vc.mu.Lock()
+		e.v, e.err, e.at = v, err, time.Now()
+		close(e.done)
+		vc.mu.Unlock()
+		return v, err
+	}
+	vc.mu.Unlock()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return viewer.Viewer{}, ctx.Err()
+	}
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	return e.v, e.err
+}
 
 // orderEvent turns an order event into its GraphQL shape, with the order's
 // customer (nil for a guest order).

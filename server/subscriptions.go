@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,15 +19,19 @@ import (
 // the credentials a connection was opened with travel with it, so that each
 // subscription can verify them again while events flow
 // (graph.Credentials), and a WebSocket gets a closer that ends it with a
-// close code of the server's choosing (graph.ConnectionCloser).
+// close code of the server's choosing (graph.ConnectionCloser) and takes
+// events rendered once for all identical subscriptions (graph.SharedConn,
+// subscriptions_ws.go).
 
 // subscriptionCredentials are the graph.Credentials of the credentials
 // given as authorization / storefrontKey / storeSlug.
 func (s *Server) subscriptionCredentials(authorization, storefrontKey, storeSlug string) graph.Credentials {
+	key := sha256.Sum256([]byte(authorization + "\x00" + storefrontKey + "\x00" + storeSlug))
 	c := graph.Credentials{
 		Verify: func(ctx context.Context) (viewer.Viewer, error) {
 			return s.authenticate(ctx, authorization, storefrontKey, storeSlug)
 		},
+		Key: hex.EncodeToString(key[:]),
 	}
 	if scheme, tok, ok := strings.Cut(strings.TrimSpace(authorization), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		if exp, ok := s.Auth.AccessTokenExpiry(strings.TrimSpace(tok)); ok {
@@ -36,13 +42,20 @@ func (s *Server) subscriptionCredentials(authorization, storefrontKey, storeSlug
 }
 
 // wsControl is the server's hold on one WebSocket connection: the cancel
-// of the connection's context (which makes gqlgen close the socket) and
-// the close code and reason to close it with.
+// of the connection's context (which makes gqlgen close the socket), the
+// close code and reason to close it with, and for graphql-transport-ws the
+// connection and the id of the subscription being started (shared
+// subscriptions, subscriptions_ws.go).
 type wsControl struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	code   int
 	reason string
+
+	conn        *wsConn       // nil: no shared subscriptions
+	pendingID   string        // the subscribe message read last, until claimed
+	pendingDone chan struct{} // closed when pendingID is settled
+	noSharing   bool          // a claim timed out: no more shared subscriptions
 }
 
 // CloseConnection implements graph.ConnectionCloser.
@@ -79,12 +92,20 @@ func withWSControl(next http.Handler) http.Handler {
 
 // controlledWebsocket wraps gqlgen's WebSocket implementation so that the
 // close frame carries the code a subscription chose (gqlgen closes a
-// cancelled connection with 1000).
+// cancelled connection with 1000). With coder/websocket (the server's) the
+// connection is wsConn, which also serves shared subscriptions.
 type controlledWebsocket struct {
 	transport.WebsocketImplementation
 }
 
 func (c controlledWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	if impl, ok := c.WebsocketImplementation.(transport.CoderWebsocketImplementation); ok {
+		conn, err := acceptWS(impl, w, r, o)
+		if err != nil {
+			return nil, err
+		}
+		return conn, nil
+	}
 	conn, err := c.WebsocketImplementation.Accept(w, r, o)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,8 @@
 // N WebSocket subscribers of inventoryAlerts spread over the given server
 // processes, one store's low-stock events caused at a steady rate through
 // the admin API (inventoryAdjust on the first server), and the time from
-// each event's occurredAt to its arrival at each subscriber.
+// each event's occurredAt to its arrival at each subscriber, in all and per
+// event (the first delivery, and the spread to the last).
 //
 //	go run ./internal/bench/subs -urls http://127.0.0.1:18081,http://127.0.0.1:18082 -n 5000 -rate 10 -d 20s -pids 123,456
 //
@@ -12,13 +13,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/omnisphere/omnisphere/internal/bench/proc"
 )
 
 func main() {
@@ -36,9 +38,20 @@ func main() {
 	d := flag.Duration("d", 20*time.Second, "measured duration")
 	pids := flag.String("pids", "", "comma-separated server pids, for RSS and CPU")
 	clkTck := flag.Int("clk-tck", 100, "getconf CLK_TCK")
+	nreaders := flag.Int("readers", 2, "goroutines reading the subscribers' sockets (epoll)")
+	rssRest := flag.Int64("rss-rest", 0, "the servers' RSS (KiB) before any subscriber, for the RSS per 1,000 subscribers")
 	flag.Parse()
+	// The generator shares the two cores with the servers: it keeps its
+	// own cost low (fewer collections here; no goroutine, allocation or
+	// JSON decoding per message in client.go).
+	debug.SetGCPercent(400)
 	servers := strings.Split(*urls, ",")
-	ctx := context.Background()
+	var serverPIDs []int
+	for _, p := range strings.Split(*pids, ",") {
+		if pid, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
+			serverPIDs = append(serverPIDs, pid)
+		}
+	}
 
 	// A store, a variant with stock 10 and threshold 5 in one warehouse.
 	slug := fmt.Sprintf("subs%d", time.Now().UnixNano()%1e9)
@@ -73,45 +86,61 @@ func main() {
 			map[string]any{"in": map[string]any{"variantId": variant, "warehouseId": warehouse, "delta": delta, "reason": "CORRECTION"}}, nil)
 	}
 	must(adjust(10))
+	// One event: a dip to the threshold (the alert) and a restock (which
+	// re-arms it), two mutations run in order in one request.
+	adjustIn := func(delta int) map[string]any {
+		return map[string]any{"variantId": variant, "warehouseId": warehouse, "delta": delta, "reason": "CORRECTION"}
+	}
+	event := func() error {
+		return gql(servers[0], tok, `mutation($dip: InventoryAdjustInput!, $restock: InventoryAdjustInput!) {
+			dip: inventoryAdjust(input: $dip) { userErrors { message } }
+			restock: inventoryAdjust(input: $restock) { userErrors { message } } }`,
+			map[string]any{"dip": adjustIn(-6), "restock": adjustIn(6)}, nil)
+	}
 
-	// The subscribers.
-	var mu sync.Mutex
-	var lat []time.Duration
-	var received, errorsN atomic.Int64
-	ready := make(chan struct{}, *n)
+	// The subscribers: each dials, subscribes, and hands its socket to one
+	// of the readers (epoll), which find each event's occurredAt.
+	readers := make([]*reader, *nreaders)
+	for i := range readers {
+		var err error
+		if readers[i], err = newReader(); err != nil {
+			log.Fatal(err)
+		}
+		go readers[i].run()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	cctx, stop := context.WithCancel(ctx)
+	var dialErr atomic.Value
+	sem := make(chan struct{}, 64) // do not stampede the accept queues
 	for i := range *n {
 		wg.Add(1)
-		go func(base string) {
+		sem <- struct{}{}
+		go func() {
 			defer wg.Done()
-			if err := subscriber(cctx, base, tok, ready, func(at time.Time) {
-				l := time.Since(at)
-				received.Add(1)
-				mu.Lock()
-				lat = append(lat, l)
-				mu.Unlock()
-			}); err != nil && cctx.Err() == nil {
-				errorsN.Add(1)
-				log.Printf("subscriber: %v", err)
+			defer func() { <-sem }()
+			fd, err := dial(servers[i%len(servers)], tok)
+			if err != nil {
+				dialErr.Store(err)
+				return
 			}
-		}(servers[i%len(servers)])
-		if i%200 == 199 {
-			time.Sleep(20 * time.Millisecond) // do not stampede the accept queues
-		}
+			if err := readers[i%len(readers)].add(fd); err != nil {
+				dialErr.Store(err)
+			}
+		}()
 	}
-	for range *n {
-		select {
-		case <-ready:
-		case <-time.After(60 * time.Second):
-			log.Fatalf("subscribers not ready after 60 s (%d errors)", errorsN.Load())
-		}
+	wg.Wait()
+	if err, _ := dialErr.Load().(error); err != nil {
+		log.Fatalf("subscribers: %v", err)
 	}
-	fmt.Printf("subs: %d subscribers on %d servers connected in %s\n", *n, len(servers), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("subs: %d subscribers on %d servers connected in %s (%d readers)\n", *n, len(servers), time.Since(start).Round(time.Millisecond), len(readers))
 	time.Sleep(time.Second)
-	rss0 := rssOf(*pids)
-	cpu0 := cpuOf(*pids)
+	rss0 := rssOf(serverPIDs)
+	cpu0 := cpuOf(serverPIDs)
+	self0 := cpuOf([]int{os.Getpid()})
+	all0, _ := proc.MachineCPU()
+	for _, r := range readers {
+		r.measuring.Store(true)
+	}
 
 	// Events at a steady rate: each is one dip to the threshold (the
 	// alert) and one restock (which re-arms it).
@@ -124,10 +153,7 @@ loop:
 		case <-end:
 			break loop
 		case <-tick.C:
-			if err := adjust(-6); err != nil {
-				log.Fatal(err)
-			}
-			if err := adjust(6); err != nil {
+			if err := event(); err != nil {
 				log.Fatal(err)
 			}
 			sent++
@@ -135,14 +161,45 @@ loop:
 	}
 	tick.Stop()
 	time.Sleep(2 * time.Second) // the last events arrive
-	cpu1 := cpuOf(*pids)
-	rss1 := rssOf(*pids)
-	stop()
-	wg.Wait()
-
-	mu.Lock()
-	defer mu.Unlock()
+	cpu1 := cpuOf(serverPIDs)
+	self1 := cpuOf([]int{os.Getpid()})
+	all1, _ := proc.MachineCPU()
+	rss1 := rssOf(serverPIDs)
+	var lat []time.Duration
+	var received, errorsN int64
+	first, last := map[int64]time.Duration{}, map[int64]time.Duration{}
+	for _, r := range readers {
+		l, errs := r.stop()
+		for _, d := range l {
+			lat = append(lat, d.latency)
+			if f, ok := first[d.event]; !ok || d.latency < f {
+				first[d.event] = d.latency
+			}
+			last[d.event] = max(last[d.event], d.latency)
+		}
+		errorsN += errs
+	}
+	received = int64(len(lat))
 	slices.Sort(lat)
+	// Per event: the first delivery (the path to the servers: commit,
+	// relay, Redis, rendering) and the spread to the last (the burst).
+	var firsts, spreads []time.Duration
+	for e, f := range first {
+		firsts = append(firsts, f)
+		spreads = append(spreads, last[e]-f)
+	}
+	slices.Sort(firsts)
+	slices.Sort(spreads)
+	median := func(s []time.Duration) time.Duration {
+		if len(s) == 0 {
+			return 0
+		}
+		return s[len(s)/2]
+	}
+	var maxSpread time.Duration
+	if len(spreads) > 0 {
+		maxSpread = spreads[len(spreads)-1]
+	}
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
 			return 0
@@ -151,70 +208,27 @@ loop:
 	}
 	want := int64(sent) * int64(*n)
 	fmt.Printf("subs: %d events in %s (%.1f/s), %d deliveries of %d expected (%.2f%%), %d subscriber errors\n",
-		sent, *d, float64(sent)/d.Seconds(), received.Load(), want, 100*float64(received.Load())/float64(max(want, 1)), errorsN.Load())
+		sent, *d, float64(sent)/d.Seconds(), received, want, 100*float64(received)/float64(max(want, 1)), errorsN)
 	fmt.Printf("subs: event to client latency p50 %s, p90 %s, p99 %s, max %s\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	p99 := func(s []time.Duration) time.Duration {
+		if len(s) == 0 {
+			return 0
+		}
+		return s[min(len(s)-1, len(s)*99/100)]
+	}
+	fmt.Printf("subs: per event, the first delivery after %s (median; p99 %s), the last %s after the first (median; p99 %s, max %s)\n",
+		median(firsts).Round(10*time.Microsecond), p99(firsts).Round(10*time.Microsecond),
+		median(spreads).Round(10*time.Microsecond), p99(spreads).Round(10*time.Microsecond), maxSpread.Round(10*time.Microsecond))
 	if rss0 > 0 {
-		fmt.Printf("subs: servers' RSS %.1f MiB with %d subscribers (%.1f MiB per 1,000), %.1f MiB after the events\n",
-			float64(rss0)/1024, *n, float64(rss0)/1024/float64(*n)*1000, float64(rss1)/1024)
+		per := func(rss int64) float64 { return float64(rss-*rssRest) / 1024 / float64(*n) * 1000 }
+		fmt.Printf("subs: servers' RSS %.1f MiB at rest, %.1f MiB with %d subscribers (%.1f MiB per 1,000 over rest), %.1f MiB after the events (%.1f per 1,000)\n",
+			float64(*rssRest)/1024, float64(rss0)/1024, *n, per(rss0), float64(rss1)/1024, per(rss1))
 		fmt.Printf("subs: servers' CPU %.2f cores busy while events flowed\n", float64(cpu1-cpu0)/float64(*clkTck)/(d.Seconds()+2))
 	}
-}
-
-// subscriber holds one graphql-transport-ws subscription and calls got with
-// each event's occurredAt.
-func subscriber(ctx context.Context, base, tok string, ready chan<- struct{}, got func(time.Time)) error {
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		return err
-	}
-	defer c.CloseNow()
-	write := func(v any) error {
-		b, _ := json.Marshal(v)
-		return c.Write(ctx, websocket.MessageText, b)
-	}
-	if err := write(map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + tok}}); err != nil {
-		return err
-	}
-	subscribed := false
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return err
-		}
-		var m struct {
-			Type    string
-			Payload struct {
-				Data struct {
-					InventoryAlerts struct{ OccurredAt time.Time }
-				}
-				Errors []any
-			}
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return err
-		}
-		switch m.Type {
-		case "connection_ack":
-			if err := write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-				"query": "subscription { inventoryAlerts { eventId occurredAt sku quantityAvailable } }"}}); err != nil {
-				return err
-			}
-			if !subscribed {
-				subscribed = true
-				ready <- struct{}{}
-			}
-		case "ping":
-			_ = write(map[string]any{"type": "pong"})
-		case "next":
-			if len(m.Payload.Errors) > 0 {
-				return fmt.Errorf("errors: %s", b)
-			}
-			got(m.Payload.Data.InventoryAlerts.OccurredAt)
-		case "error", "complete":
-			return fmt.Errorf("%s: %s", m.Type, b)
-		}
-	}
+	fmt.Printf("subs: this load generator %.2f cores, the whole machine %.2f of %d cores busy\n",
+		float64(self1-self0)/float64(*clkTck)/(d.Seconds()+2),
+		float64(all1.Busy-all0.Busy)/float64(max(all1.Total-all0.Total, 1))*float64(runtime.NumCPU()), runtime.NumCPU())
 }
 
 func gql(base, tok, q string, vars map[string]any, out any) error {
@@ -246,37 +260,22 @@ func gql(base, tok, q string, vars map[string]any, out any) error {
 }
 
 // rssOf sums the resident set (KiB) of the pids.
-func rssOf(pids string) int64 {
+func rssOf(pids []int) int64 {
 	var total int64
-	for _, p := range strings.Split(pids, ",") {
-		b, err := os.ReadFile("/proc/" + strings.TrimSpace(p) + "/status")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				v, _ := strconv.ParseInt(f[1], 10, 64)
-				total += v
-			}
+	for _, p := range pids {
+		if kib, err := proc.RSS(p); err == nil {
+			total += kib
 		}
 	}
 	return total
 }
 
-// cpuOf sums utime+stime (clock ticks) of the pids.
-func cpuOf(pids string) int64 {
+// cpuOf sums the CPU time (clock ticks) of the pids.
+func cpuOf(pids []int) int64 {
 	var total int64
-	for _, p := range strings.Split(pids, ",") {
-		b, err := os.ReadFile("/proc/" + strings.TrimSpace(p) + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			st, _ := strconv.ParseInt(f[12], 10, 64)
-			total += u + st
+	for _, p := range pids {
+		if t, err := proc.CPUTicks(p); err == nil {
+			total += t
 		}
 	}
 	return total

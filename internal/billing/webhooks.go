@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -178,25 +177,9 @@ func (s *Service) newerApplied(ctx context.Context, mid uuid.UUID, ev stripe.Eve
 		return false, fmt.Errorf("billing: applied events: %w", err)
 	}
 	for _, d := range done {
-		if createdOf(d.Payload["created"]) > ev.Created {
+		if payment.StoredCreated(d.Payload) > ev.Created {
 			return true, nil
 		}
 	}
 	return false, nil
-}
-
-// createdOf reads an event's "created" from its stored JSON.
-func createdOf(v any) int64 {
-	switch n := v.(type) {
-	case float64:
-		return int64(n)
-	case json.Number:
-		i, _ := n.Int64()
-		return i
-	case string:
-		var i int64
-		_, _ = fmt.Sscan(strings.TrimSpace(n), &i)
-		return i
-	}
-	return 0
 }

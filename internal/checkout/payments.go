@@ -288,25 +288,13 @@ func (s *Service) onAccount(ctx context.Context, ev stripe.Event, a *stripe.Acco
 	for _, n := range applied {
 		data, _ := n.Payload["data"].(map[string]any)
 		obj, _ := data["object"].(map[string]any)
-		if obj["id"] == id && createdOf(n.Payload["created"]) > ev.Created {
+		if obj["id"] == id && payment.StoredCreated(n.Payload) > ev.Created {
 			return nil
 		}
 	}
 	sctx := viewer.ActAsStore(ctx, m.ID, "stripe account updated")
 	return s.client.MerchantAccount.UpdateOneID(m.ID).SetChargesEnabled(a.ChargesEnabled).
 		SetPayoutsEnabled(a.PayoutsEnabled).Exec(sctx)
-}
-
-// createdOf reads an event's "created" from its stored JSON.
-func createdOf(v any) int64 {
-	switch n := v.(type) {
-	case float64:
-		return int64(n)
-	case json.Number:
-		i, _ := n.Int64()
-		return i
-	}
-	return 0
 }
 
 // Onboard starts or continues the store's Stripe Connect onboarding: the

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -600,4 +602,21 @@ func eventOf(row *ent.WebhookEvent) (stripe.Event, error) {
 		ev.Data = &stripe.EventData{}
 	}
 	return ev, nil
+}
+
+// StoredCreated reads the "created" time (Unix seconds) of an event from the
+// payload the intake stored in webhook_events: handlers compare it with the
+// event at hand to skip one older than what they already applied.
+func StoredCreated(payload map[string]any) int64 {
+	switch n := payload["created"].(type) {
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	case string:
+		i, _ := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		return i
+	}
+	return 0
 }

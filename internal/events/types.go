@@ -44,6 +44,7 @@ const (
 	TopicEmailOpened          = "email.opened"
 	TopicEmailClicked         = "email.clicked"
 	TopicCampaignProgress     = "campaign.progress"
+	TopicSegmentEntered       = "segment.entered"
 )
 
 // OrderTopics are the topics of an order's lifecycle (orderEvents,
@@ -55,7 +56,7 @@ func Topics() []string {
 	return append(append([]string(nil), OrderTopics...),
 		TopicCartUpdated, TopicCartAbandoned, TopicCustomerCreated, TopicCustomerUpdated,
 		TopicCustomerEventTracked, TopicInventoryLow, TopicEmailOpened, TopicEmailClicked,
-		TopicCampaignProgress)
+		TopicCampaignProgress, TopicSegmentEntered)
 }
 
 // The aggregate types.
@@ -296,6 +297,24 @@ func (CampaignProgress) Topic() string { return TopicCampaignProgress }
 // Aggregate implements Message.
 func (c CampaignProgress) Aggregate() Aggregate {
 	return Aggregate{Type: AggregateEmailCampaign, ID: c.CampaignID.String()}
+}
+
+// SegmentEntered: a customer started matching a DYNAMIC segment's rules
+// (full refresh or re-evaluation of the customer) and was added to it; what
+// "segment entered" workflow triggers start from. Its aggregate is the
+// customer, so a customer's segment and profile events stay in order.
+type SegmentEntered struct {
+	SegmentID  uuid.UUID `json:"segmentId"`
+	CustomerID uuid.UUID `json:"customerId"`
+	EnteredAt  time.Time `json:"enteredAt"`
+}
+
+// Topic implements Message.
+func (SegmentEntered) Topic() string { return TopicSegmentEntered }
+
+// Aggregate implements Message.
+func (s SegmentEntered) Aggregate() Aggregate {
+	return Aggregate{Type: AggregateCustomer, ID: s.CustomerID.String()}
 }
 
 // Decode reads the typed event out of e. It fails when e's topic is not

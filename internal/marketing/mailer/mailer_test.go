@@ -82,7 +82,7 @@ func FuzzParseURL(f *testing.F) {
 
 func TestErrorClasses(t *testing.T) {
 	tests := []struct {
-		err                                   error
+		err                                     error
 		permanent, temporary, bounce, uncertain bool
 	}{
 		{err: &mailer.Error{Code: 550, Permanent: true, Recipient: true, Err: errors.New("550 no such user")}, permanent: true, bounce: true},

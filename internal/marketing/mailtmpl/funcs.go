@@ -59,9 +59,9 @@ func funcs(maxLen int) map[string]any {
 			}
 			return checkedAdd(a, -b)
 		},
-		"print":     func(a ...any) (string, error) { return capped(fmt.Sprint(a...)) },
-		"printf":    func(f string, a ...any) (string, error) { return capped(fmt.Sprintf(f, a...)) },
-		"println":   func(a ...any) (string, error) { return capped(fmt.Sprintln(a...)) },
+		"print":   func(a ...any) (string, error) { return capped(fmt.Sprint(a...)) },
+		"printf":  func(f string, a ...any) (string, error) { return capped(fmt.Sprintf(f, a...)) },
+		"println": func(a ...any) (string, error) { return capped(fmt.Sprintln(a...)) },
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
@@ -134,7 +135,13 @@ func (s *Service) Refresh(ctx context.Context, merchantID, segmentID uuid.UUID) 
 	var res RefreshResult
 	err = s.inTx(ctx, func(c *ent.Client) error {
 		res = RefreshResult{}
-		seg, err := c.CustomerSegment.Query().Where(customersegment.ID(segmentID)).ForUpdate().Only(ctx)
+		// Lock the segment row (PostgreSQL; SQLite transactions are
+		// serial anyway): refreshes of one segment run one at a time.
+		seg, err := c.CustomerSegment.Query().Where(customersegment.ID(segmentID)).Modify(func(s *sql.Selector) {
+			if s.Dialect() == dialect.Postgres {
+				s.ForUpdate()
+			}
+		}).Only(ctx)
 		if ent.IsNotFound(err) {
 			return ErrNotFound
 		}

@@ -47,6 +47,11 @@ type Subscriptions struct {
 	// NoSharing turns shared rendering off: every subscription then renders
 	// every event itself.
 	NoSharing bool
+	// Allow, when set, is asked before a store opens one more subscription,
+	// with the number it holds open in this process; an error refuses the
+	// subscription and is its answer (the merchant's plan limit:
+	// billing.Service.AllowSubscription).
+	Allow func(ctx context.Context, merchant uuid.UUID, open int) error
 
 	mu       sync.Mutex
 	counts   map[uuid.UUID]int
@@ -65,17 +70,33 @@ func (s *Subscriptions) Open() map[uuid.UUID]int {
 	return out
 }
 
-func (s *Subscriptions) acquire(m uuid.UUID) bool {
+// acquire counts one more subscription of store m, or answers why it may
+// not open: the process's PerMerchant limit or Allow's refusal.
+func (s *Subscriptions) acquire(ctx context.Context, m uuid.UUID) error {
+	if s.Allow != nil {
+		// Asked outside the lock (it may read the store's plan); the count
+		// it sees can be a few subscriptions behind when many open at once.
+		if err := s.Allow(ctx, m, s.Count(m)); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.counts == nil {
 		s.counts = make(map[uuid.UUID]int)
 	}
 	if s.PerMerchant > 0 && s.counts[m] >= s.PerMerchant {
-		return false
+		return errSubscriptionLimit
 	}
 	s.counts[m]++
-	return true
+	return nil
+}
+
+// Count is the number of subscriptions store m holds open in this process.
+func (s *Subscriptions) Count(m uuid.UUID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[m]
 }
 
 func (s *Subscriptions) release(m uuid.UUID) {
@@ -172,8 +193,8 @@ func live[T any](ctx context.Context, r *Resolver, permission string, topics []s
 			}
 		}
 	}
-	if !subs.acquire(v.MerchantID) {
-		return nil, errSubscriptionLimit
+	if err := subs.acquire(ctx, v.MerchantID); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	in, err := r.Bus.Subscribe(ctx, v.MerchantID, topics...)

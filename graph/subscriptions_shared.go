@@ -451,8 +451,8 @@ func (g *group) end(f *fanout, code int) {
 // returns yields nothing and closes when the subscription ends.
 func liveShared[T any](ctx context.Context, r *Resolver, subs *Subscriptions, key groupKey, v viewer.Viewer, permission string,
 	topics []string, convert func(events.Event) (T, bool), sender SharedSender) (<-chan T, error) {
-	if !subs.acquire(v.MerchantID) {
-		return nil, errSubscriptionLimit
+	if err := subs.acquire(ctx, v.MerchantID); err != nil {
+		return nil, err
 	}
 	m, err := join(ctx, r, subs, key, v, topics, convert)
 	if err != nil {

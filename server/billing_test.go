@@ -181,10 +181,11 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 	})
 
 	t.Run("limits at the boundary", func(t *testing.T) {
-		// The store has one product: the trial allows 3.
-		for _, title := range []string{"Second", "Third"} {
-			require.Empty(t, e.newProduct(t, title).list("userErrors"))
-		}
+		// The store has one product: the trial allows 3. Eight creates at
+		// once for the last place: exactly one passes.
+		require.Empty(t, e.newProduct(t, "Second").list("userErrors"))
+		ok, refused := count(race(t, 8, func(i int) payload { return e.newProduct(t, fmt.Sprintf("Racer %d", i)) }), "PLAN_LIMIT_REACHED")
+		require.Equal(t, [2]int{1, 7}, [2]int{ok, refused})
 		p := e.newProduct(t, "Fourth")
 		require.Equal(t, []string{"PLAN_LIMIT_REACHED"}, codesOf(p))
 		require.Contains(t, p.list("userErrors")[0].(map[string]any)["message"], "allows 3 products")

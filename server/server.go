@@ -163,7 +163,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.Subscriptions = &graph.Subscriptions{
 		PerMerchant: cfg.SubscriptionsPerMerchant, Recheck: cfg.SubscriptionRecheck,
 		SendTimeout: cfg.SubscriptionSendTimeout,
+		Allow:       s.Billing.AllowSubscription,
 	}
+	s.Billing.LiveSubscriptions = s.Subscriptions.Count
 	s.Handler = s.routes()
 	return s, nil
 }

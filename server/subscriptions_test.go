@@ -19,9 +19,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/merchantaccount"
+	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/dbtest"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/payment/stripemock"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 	"github.com/omnisphere/omnisphere/server"
 )
@@ -441,4 +444,51 @@ func TestSubscriptionLimitsAndCleanup(t *testing.T) {
 	waitSubscribed(t, e.s, m, 0)
 	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= baseline+2 }, 5*time.Second, 20*time.Millisecond,
 		"goroutines: %d, before the subscriptions %d", runtime.NumGoroutine(), baseline)
+}
+
+// TestSubscriptionPlanLimit: with billing on, a store holds at most its
+// plan's live subscriptions; the one past the limit is refused with
+// PLAN_LIMIT_REACHED, usage shows the open count, and closing one lets
+// another open.
+func TestSubscriptionPlanLimit(t *testing.T) {
+	mock := stripemock.Start(t)
+	e := newIDEnv(t, dbtest.SQLite, func(c *server.Config) {
+		c.StripeSecretKey, c.StripeAPIURL = "sk_test_omnisphere", mock
+		c.BillingPlans = []billing.Plan{
+			{Code: merchantaccount.PlanTRIAL, Name: "Trial", Currency: "USD", Limits: billing.Limits{Subscriptions: 2}},
+			{Code: merchantaccount.PlanSTARTER, Name: "Starter", MonthlyPrice: 2900, Currency: "USD", StripePriceID: "price_starter"},
+		}
+	})
+	require.True(t, e.s.Billing.Enabled())
+	srv := httptest.NewServer(e.s.Handler)
+	t.Cleanup(srv.Close)
+	acme, other := e.register(t, "acme"), e.register(t, "other")
+	m := merchantOf(acme)
+
+	first := subscribeWS(t, srv, staffInit(acme), alertsSub, nil)
+	second := subscribeWS(t, srv, staffInit(acme), `subscription { orderEvents { eventId } }`, nil)
+	waitSubscribed(t, e.s, m, 2)
+	over := subscribeWS(t, srv, staffInit(acme), alertsSub, nil)
+	msg, ok := over.next(5 * time.Second)
+	require.True(t, ok)
+	requireGraphQLError(t, msg, "PLAN_LIMIT_REACHED")
+	// Another store's limit is its own.
+	theirs := subscribeWS(t, srv, staffInit(other), alertsSub, nil)
+	waitSubscribed(t, e.s, merchantOf(other), 1)
+
+	usage := e.do(t, `{ me { merchant { usage { liveSubscriptions { used limit } } } } }`, nil, bearer(acme.MerchantRegister.AccessToken)...)
+	require.Empty(t, usage.Errors, usage.Body)
+	require.JSONEq(t, `{"me":{"merchant":{"usage":{"liveSubscriptions":{"used":2,"limit":2}}}}}`, string(usage.Data))
+
+	first.c.CloseNow()
+	waitSubscribed(t, e.s, m, 1)
+	again := subscribeWS(t, srv, staffInit(acme), alertsSub, nil)
+	waitSubscribed(t, e.s, m, 2)
+	emit(t, e.s, m, lowStock("AGAIN"))
+	msg, ok = again.next(5 * time.Second)
+	require.True(t, ok)
+	require.Equal(t, "AGAIN", eventSKU(t, msg))
+	for _, s := range []*liveSub{second, over, theirs, again} {
+		s.c.CloseNow()
+	}
 }

@@ -2,11 +2,16 @@ package billing
 
 import (
 	"context"
+	"fmt"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/google/uuid"
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/ent/apikey"
+	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -26,8 +31,9 @@ import (
 //     updates of users) is exempt so that staff can still sign in and pay.
 //   - Creating a product, a secret API key or a staff user beyond the plan's
 //     limit answers PLAN_LIMIT_REACHED. The count is read in the
-//     mutation's own transaction; two concurrent creates at the boundary may
-//     both pass (limits are soft by at most the concurrency).
+//     mutation's own transaction after locking the store's merchant_accounts
+//     row (PostgreSQL; SQLite's write transactions are serial already), so
+//     concurrent creates at the boundary queue: the limit holds exactly.
 //
 // With billing off the hook does nothing.
 func (s *Service) Hook() ent.Hook {
@@ -134,7 +140,13 @@ func (s *Service) checkLimit(ctx context.Context, v viewer.Viewer, m ent.Mutatio
 	if max == 0 {
 		return nil
 	}
-	n, err := count(viewer.ActAsStore(ctx, mid, "billing limit"), c, mid)
+	sctx := viewer.ActAsStore(ctx, mid, "billing limit")
+	// Creates of one store that a limit counts queue on its account row
+	// until the transaction ends, so that no two both see room for one.
+	if _, err := c.MerchantAccount.Query().Where(merchantaccount.ID(mid)).Modify(forUpdate).IDs(sctx); err != nil {
+		return fmt.Errorf("billing: lock store for its limit: %w", err)
+	}
+	n, err := count(sctx, c, mid)
 	if err != nil {
 		return err
 	}
@@ -142,4 +154,11 @@ func (s *Service) checkLimit(ctx context.Context, v viewer.Viewer, m ent.Mutatio
 		return limitErr(what, max, st.Plan)
 	}
 	return nil
+}
+
+// forUpdate makes a query lock its rows on PostgreSQL.
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }

@@ -24,26 +24,19 @@ import (
 // failed) have no paid_at.
 const counted = `o.merchant_id = $1 AND o.paid_at >= $2 AND o.paid_at < $3 AND o.currency = $4`
 
-// buyerKey identifies the buyer of an order of alias a: the customer
-// profile, else the lower-cased email of a guest; NULL for an order with
-// neither (it counts in sales, not in customers).
-func buyerKey(a string) string {
-	return `CASE WHEN ` + a + `.customer_id IS NOT NULL THEN CAST(` + a + `.customer_id AS TEXT)` +
-		` WHEN ` + a + `.email IS NOT NULL AND ` + a + `.email <> '' THEN 'e:' || lower(` + a + `.email) END`
-}
-
 // buyersSQL lists the buyers of the range, each with the time of their
-// first counted order in range and whether they had paid for an order
-// (in any currency) before $2. It reads the store's paid orders up to $3
-// once, grouped by buyer: no probe per buyer.
-var buyersSQL = `SELECT b.first_in_range, CASE WHEN b.first_ever < $2 THEN 1 ELSE 0 END AS back
+// first counted order in range and whether they had paid for an order (in
+// any currency) before $2. A buyer is the order's customer profile, else
+// the lower-cased email of a guest; an order with neither counts in sales,
+// not in customers. It reads the store's paid orders up to $3 once,
+// grouped by buyer: no probe per buyer.
+const buyersSQL = `SELECT b.first_in_range, CASE WHEN b.first_ever < $2 THEN 1 ELSE 0 END AS back
 FROM (
-	SELECT h.k, min(h.paid_at) AS first_ever,
-		min(CASE WHEN h.paid_at >= $2 AND h.currency = $4 THEN h.paid_at END) AS first_in_range
-	FROM (SELECT ` + buyerKey("o") + ` AS k, o.paid_at, o.currency
-		FROM orders o WHERE o.merchant_id = $1 AND o.paid_at < $3) h
-	WHERE h.k IS NOT NULL
-	GROUP BY h.k
+	SELECT min(o.paid_at) AS first_ever,
+		min(CASE WHEN o.paid_at >= $2 AND o.currency = $4 THEN o.paid_at END) AS first_in_range
+	FROM orders o
+	WHERE o.merchant_id = $1 AND o.paid_at < $3 AND (o.customer_id IS NOT NULL OR o.email <> '')
+	GROUP BY o.customer_id, CASE WHEN o.customer_id IS NULL THEN lower(o.email) END
 ) b
 WHERE b.first_in_range IS NOT NULL`
 

@@ -135,18 +135,18 @@ func (c *Config) defaults() {
 // connection of its own while it sends, released when the process dies; on
 // SQLite, one process, a lock in memory).
 type Sender struct {
-	db       *db.DB
-	mail     mailer.Sender
-	render   Renderer
-	limiter  Limiter
-	rate     ratelimit.Limiter
-	cfg      Config
-	log      *slog.Logger
-	clock    atomic.Pointer[func() time.Time]
-	kick     chan struct{}
-	active   sync.WaitGroup
-	slots    chan struct{}
-	hooks    testHooks
+	db      *db.DB
+	mail    mailer.Sender
+	render  Renderer
+	limiter Limiter
+	rate    ratelimit.Limiter
+	cfg     Config
+	log     *slog.Logger
+	clock   atomic.Pointer[func() time.Time]
+	kick    chan struct{}
+	active  sync.WaitGroup
+	slots   chan struct{}
+	hooks   testHooks
 }
 
 // testHooks let the package's tests stop a campaign at chosen points.

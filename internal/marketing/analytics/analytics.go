@@ -116,8 +116,6 @@ type ProductSales struct {
 	// Revenue is the sum of the lines' totals (unit price × quantity - line
 	// discount; before order-level discounts, shipping and tax).
 	Revenue int64
-	// Orders is the number of distinct orders with the product.
-	Orders int
 }
 
 // DailyPoint is one calendar day of the series. The first and last days

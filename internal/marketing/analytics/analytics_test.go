@@ -230,13 +230,12 @@ func points(ds []DailyPoint) []pt {
 type top struct {
 	title          string
 	units, revenue int64
-	orders         int
 }
 
 func tops(ps []ProductSales) []top {
 	out := []top{}
 	for _, p := range ps {
-		out = append(out, top{p.Title, p.Units, p.Revenue, p.Orders})
+		out = append(out, top{p.Title, p.Units, p.Revenue})
 	}
 	return out
 }
@@ -276,8 +275,8 @@ func TestGrowthOverview(t *testing.T) {
 					want: want{
 						zone: "America/New_York", revenue: 24300, gross: 30800, refunds: 6500, aov: 3422,
 						orders: 9, newC: 5, returning: 2, sessions: 4, converted: 2,
-						byRevenue: []top{{"Tee", 3, 9500, 2}, {"Scarf", 3, 8000, 2}, {"Hat", 4, 5000, 2}, {"Old mug", 4, 4000, 1}},
-						byUnits:   []top{{"Hat", 4, 5000, 2}, {"Old mug", 4, 4000, 1}, {"Tee", 3, 9500, 2}, {"Scarf", 3, 8000, 2}},
+						byRevenue: []top{{"Tee", 3, 9500}, {"Scarf", 3, 8000}, {"Hat", 4, 5000}, {"Old mug", 4, 4000}},
+						byUnits:   []top{{"Hat", 4, 5000}, {"Old mug", 4, 4000}, {"Tee", 3, 9500}, {"Scarf", 3, 8000}},
 						daily:     week,
 					},
 				},
@@ -287,8 +286,8 @@ func TestGrowthOverview(t *testing.T) {
 					want: want{
 						zone: "America/New_York", revenue: 24300, gross: 30800, refunds: 6500, aov: 3422,
 						orders: 9, newC: 5, returning: 2, sessions: 4, converted: 2,
-						byRevenue: []top{{"Tee", 3, 9500, 2}, {"Scarf", 3, 8000, 2}},
-						byUnits:   []top{{"Hat", 4, 5000, 2}, {"Old mug", 4, 4000, 1}},
+						byRevenue: []top{{"Tee", 3, 9500}, {"Scarf", 3, 8000}},
+						byUnits:   []top{{"Hat", 4, 5000}, {"Old mug", 4, 4000}},
 						daily:     week,
 					},
 				},
@@ -298,8 +297,8 @@ func TestGrowthOverview(t *testing.T) {
 					want: want{
 						zone: "UTC", revenue: 14000, gross: 14000, aov: 4667,
 						orders: 3, newC: 2, returning: 1, sessions: 1, converted: 1,
-						byRevenue: []top{{"Tee", 2, 8000, 1}, {"Hat", 4, 5000, 2}},
-						byUnits:   []top{{"Hat", 4, 5000, 2}, {"Tee", 2, 8000, 1}},
+						byRevenue: []top{{"Tee", 2, 8000}, {"Hat", 4, 5000}},
+						byUnits:   []top{{"Hat", 4, 5000}, {"Tee", 2, 8000}},
 						daily:     []pt{{"2026-01-04", 1, 1, 1000, 0}, {"2026-01-05", 2, 1, 13000, 0}},
 					},
 				},
@@ -309,8 +308,8 @@ func TestGrowthOverview(t *testing.T) {
 					want: want{
 						zone: "America/New_York", revenue: 13000, gross: 13000, aov: 6500,
 						orders: 2, newC: 1, returning: 1, sessions: 1, converted: 1,
-						byRevenue: []top{{"Tee", 2, 8000, 1}, {"Hat", 4, 5000, 2}},
-						byUnits:   []top{{"Hat", 4, 5000, 2}, {"Tee", 2, 8000, 1}},
+						byRevenue: []top{{"Tee", 2, 8000}, {"Hat", 4, 5000}},
+						byUnits:   []top{{"Hat", 4, 5000}, {"Tee", 2, 8000}},
 						daily:     []pt{{"2026-01-04", 1, 1, 3000, 0}, {"2026-01-05", 1, 0, 10000, 0}},
 					},
 				},
@@ -337,8 +336,8 @@ func TestGrowthOverview(t *testing.T) {
 					want: want{
 						zone: "Asia/Tokyo", revenue: 14000, gross: 14000, aov: 4667,
 						orders: 3, newC: 2, returning: 1, sessions: 1, converted: 1,
-						byRevenue: []top{{"Tee", 2, 8000, 1}, {"Hat", 4, 5000, 2}},
-						byUnits:   []top{{"Hat", 4, 5000, 2}, {"Tee", 2, 8000, 1}},
+						byRevenue: []top{{"Tee", 2, 8000}, {"Hat", 4, 5000}},
+						byUnits:   []top{{"Hat", 4, 5000}, {"Tee", 2, 8000}},
 						// Tokyo is UTC+9: Jan 4 00:00Z is 09:00 on the 4th; bob (Jan 5 03:00Z)
 						// and frank (Jan 4 05:00Z) fall on the 5th and 4th, alice (15:00Z) on the 6th.
 						daily: []pt{{"2026-01-04", 1, 1, 1000, 0}, {"2026-01-05", 1, 1, 3000, 0}, {"2026-01-06", 1, 0, 10000, 0}},
@@ -391,7 +390,7 @@ func TestGrowthOverview(t *testing.T) {
 				require.Equal(t, 0, got.ReturningCustomers)
 				require.Equal(t, 2, got.Sessions)
 				require.Equal(t, 1, got.ConvertedSessions)
-				require.Equal(t, []top{{"Bolt widget", 100, 123456, 1}}, tops(got.TopByRevenue))
+				require.Equal(t, []top{{"Bolt widget", 100, 123456}}, tops(got.TopByRevenue))
 
 				// A staff of A asking for B is refused, and so is a context
 				// without a store.

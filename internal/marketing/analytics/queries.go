@@ -60,22 +60,22 @@ FROM (
 // snapshot title for deleted products) and returns the best $5 by revenue
 // ('R') and by units ('U'), with the product's current title.
 var topSQL = `WITH agg AS (
-	SELECT CASE WHEN i.product_id IS NULL THEN 't:' || i.product_title ELSE CAST(i.product_id AS TEXT) END AS k,
-		i.product_id AS product_id, max(i.product_title) AS title,
-		CAST(sum(i.quantity) AS BIGINT) AS units, CAST(sum(i.line_total_amount) AS BIGINT) AS revenue, count(DISTINCT i.order_id) AS orders
+	SELECT i.product_id AS product_id, CASE WHEN i.product_id IS NULL THEN i.product_title END AS gone,
+		max(i.product_title) AS title,
+		CAST(sum(i.quantity) AS BIGINT) AS units, CAST(sum(i.line_total_amount) AS BIGINT) AS revenue
 	FROM orders o JOIN order_items i ON i.order_id = o.id
 	WHERE ` + counted + ` AND i.merchant_id = $1
-	GROUP BY 1, 2
+	GROUP BY i.product_id, CASE WHEN i.product_id IS NULL THEN i.product_title END
 )
-SELECT t.list, t.product_id, COALESCE(p.title, t.title), t.units, t.revenue, t.orders
+SELECT t.list, t.product_id, COALESCE(p.title, t.title), t.units, t.revenue
 FROM (
-	SELECT 'R' AS list, 1 AS pos, r.* FROM (SELECT * FROM agg ORDER BY revenue DESC, units DESC, k LIMIT $5) r
+	SELECT 'R' AS list, 1 AS pos, r.* FROM (SELECT * FROM agg ORDER BY revenue DESC, units DESC, title, COALESCE(CAST(product_id AS TEXT), '') LIMIT $5) r
 	UNION ALL
-	SELECT 'U' AS list, 2 AS pos, u.* FROM (SELECT * FROM agg ORDER BY units DESC, revenue DESC, k LIMIT $5) u
+	SELECT 'U' AS list, 2 AS pos, u.* FROM (SELECT * FROM agg ORDER BY units DESC, revenue DESC, title, COALESCE(CAST(product_id AS TEXT), '') LIMIT $5) u
 ) t
 LEFT JOIN products p ON p.id = t.product_id AND p.merchant_id = $1
 ORDER BY t.pos, CASE WHEN t.pos = 1 THEN t.revenue ELSE t.units END DESC,
-	CASE WHEN t.pos = 1 THEN t.units ELSE t.revenue END DESC, t.k`
+	CASE WHEN t.pos = 1 THEN t.units ELSE t.revenue END DESC, t.title, COALESCE(CAST(t.product_id AS TEXT), '')`
 
 // run is one GrowthOverview computation.
 type run struct {
@@ -242,11 +242,9 @@ func (r *run) top(ctx context.Context, tx *sql.Tx, args []any, out *Overview) er
 		var list string
 		var id uuid.NullUUID
 		var ps ProductSales
-		var orders int64
-		if err := rows.Scan(&list, &id, &ps.Title, &ps.Units, &ps.Revenue, &orders); err != nil {
+		if err := rows.Scan(&list, &id, &ps.Title, &ps.Units, &ps.Revenue); err != nil {
 			return fmt.Errorf("analytics: top products: %w", err)
 		}
-		ps.Orders = int(orders)
 		if id.Valid {
 			ps.ProductID = &id.UUID
 		}

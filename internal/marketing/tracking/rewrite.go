@@ -71,7 +71,12 @@ func (k *Keys) Rewrite(htmlBody, sendToken, baseURL string, o Options) string {
 			out.Write(z.Raw())
 			continue
 		}
-		rawCopy := string(z.Raw()) // before Token, which lower-cases names in place
+		raw := z.Raw()
+		if !isLinkTag(raw) {
+			out.Write(raw)
+			continue
+		}
+		rawCopy := string(raw) // before Token, which lower-cases names in place
 		tok := z.Token()
 		if (tok.DataAtom != atom.A && tok.DataAtom != atom.Area) || len(tok.Attr) == 0 {
 			out.WriteString(rawCopy)
@@ -134,6 +139,22 @@ func (k *Keys) Rewrite(htmlBody, sendToken, baseURL string, o Options) string {
 		}
 	}
 	return body
+}
+
+// isLinkTag reports whether a start tag's raw bytes open an <a> or <area>
+// element, without the tokenizer's allocations.
+func isLinkTag(raw []byte) bool {
+	if len(raw) < 3 || raw[0] != '<' {
+		return false
+	}
+	name := raw[1:]
+	end := 0
+	for end < len(name) && name[end] != ' ' && name[end] != '>' && name[end] != '/' &&
+		name[end] != '\t' && name[end] != '\n' && name[end] != '\r' && name[end] != '\f' {
+		end++
+	}
+	n := strings.ToLower(string(name[:end]))
+	return n == "a" || n == "area"
 }
 
 // writeTag writes a start tag with its attributes re-escaped.

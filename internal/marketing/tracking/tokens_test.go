@@ -231,3 +231,14 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVerifyClick(b *testing.B) {
+	k := testKeys(b)
+	tok, _ := k.ClickToken("0123456789abcdef0123456789abcdef", "https://shop.test/products/organic-cotton-tee?variant=123", 5)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Verify(tok, KindClick); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

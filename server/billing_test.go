@@ -352,6 +352,36 @@ func testBilling(t *testing.T, b dbtest.Backend) {
 		require.Equal(t, 100, p.num("merchant", "applicationFeeBps"))
 		require.Equal(t, 1, e.audits(t, "billing.admin_set"))
 		require.Empty(t, codesOf(e.newProduct(t, "Unlimited on Growth")))
+		// The store keeps its Stripe subscription, now ACTIVE: Stripe bills
+		// the plan the admin set.
+		subID := e.merchant(t).StripeSubscriptionID
+		moved := func(plan string, n int) {
+			t.Helper()
+			got := calls.take()
+			require.Len(t, got, 2, "retrieve, then update")
+			require.Equal(t, "POST /v1/subscriptions/"+subID, got[1].Method+" "+got[1].Path)
+			require.Equal(t, "price_"+strings.ToLower(plan), got[1].Form.Get("items[0][price]"))
+			require.Equal(t, fmt.Sprintf("omnisphere-subscription-admin-%s-%s-%s-%d", e.store.ID, plan, subID, n), got[1].Key)
+		}
+		moved("GROWTH", 0)
+
+		set := func(plan string, status any) payload {
+			return e.mutate(t, admin, "platformMerchantPlanSet", `mutation($in: PlatformMerchantPlanSetInput!) { platformMerchantPlanSet(input: $in) {
+			  merchant { plan subscriptionStatus } `+userErrs+` } }`,
+				map[string]any{"in": map[string]any{"merchantId": e.store.ID.String(), "plan": plan, "subscriptionStatus": status}})
+		}
+		p = set("SCALE", nil)
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, "SCALE", p.str("merchant", "plan"))
+		moved("SCALE", 1)
+		require.Equal(t, []string{"INVALID"}, codesOf(set("TRIAL", nil)), "a live subscription cannot be comped away")
+		require.Empty(t, calls.take())
+		require.Equal(t, merchantaccount.PlanSCALE, e.merchant(t).Plan)
+		// Ending it with the plan set: no Stripe call.
+		p = set("TRIAL", "CANCELED")
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, "TRIAL", p.str("merchant", "plan"))
+		require.Empty(t, calls.take())
 
 		r = e.query(t, &e.staffV, `{ platformMerchants { id } }`, nil)
 		require.Equal(t, []string{"FORBIDDEN"}, r.codes())

@@ -9531,9 +9531,10 @@ extend type Mutation {
   """
   merchantSubscriptionCancel(input: MerchantSubscriptionCancelInput!): MerchantSubscriptionCancelPayload! @auth(scope: STAFF, permission: "settings:write")
   """
-  Put a store on a plan (and optionally a status) without Stripe: a comped
-  plan or a correction. Audited. A later webhook of the store's own
-  subscription overrides it.
+  Put a store on a plan (and optionally a status): a comped plan or a
+  correction. Audited. A store paying through a live Stripe subscription has
+  it moved to the plan's price at Stripe (a plan without a price is then
+  INVALID: cancel the subscription first); other stores change here only.
   """
   platformMerchantPlanSet(input: PlatformMerchantPlanSetInput!): PlatformMerchantPlanSetPayload! @auth(scope: PLATFORM_ADMIN)
 }
@@ -9651,7 +9652,7 @@ input PlatformMerchantPlanSetInput {
 type PlatformMerchantPlanSetPayload {
   "The store."
   merchant: MerchantAccount
-  "INVALID (unknown store or plan)."
+  "INVALID (unknown store or plan, or no price for a paying store), PAYMENT_FAILED (Stripe refused)."
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},

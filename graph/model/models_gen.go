@@ -616,7 +616,7 @@ type PlatformMerchantPlanSetInput struct {
 type PlatformMerchantPlanSetPayload struct {
 	// The store.
 	Merchant *ent.MerchantAccount `json:"merchant,omitempty"`
-	// INVALID (unknown store or plan).
+	// INVALID (unknown store or plan, or no price for a paying store), PAYMENT_FAILED (Stripe refused).
 	UserErrors []*UserError `json:"userErrors"`
 }
 

@@ -164,9 +164,13 @@ func (s *Service) Merchants(ctx context.Context, limit, offset int) ([]*ent.Merc
 }
 
 // SetPlan lets a platform admin put store mid on a plan (and status, when
-// not nil) without Stripe: a comped plan, or a correction. It sets the
-// plan's application fee and is audited. A later subscription webhook of
-// the store's own Stripe subscription overrides it.
+// not nil): a comped plan, or a correction. It sets the plan's application
+// fee and is audited. A store that pays through a live Stripe subscription
+// has that subscription moved to the plan's price first (idempotency key
+// omnisphere-subscription-admin-<merchant>-<plan>-<subscription>-<n>), so
+// that Stripe bills what the store is on and its next webhook agrees; such
+// a store cannot be put on a plan without a price (cancel its subscription
+// first). A store without one is set here only.
 func (s *Service) SetPlan(ctx context.Context, mid uuid.UUID, code merchantaccount.Plan, status *Status) (*ent.MerchantAccount, error) {
 	v := viewer.FromContext(ctx)
 	if v.Kind != viewer.PlatformAdmin {
@@ -175,6 +179,9 @@ func (s *Service) SetPlan(ctx context.Context, mid uuid.UUID, code merchantaccou
 	p, ok := s.byCode[code]
 	if !ok {
 		return nil, userErr(CodeInvalid, []string{"input", "plan"}, "%s is not a configured plan", code)
+	}
+	if err := s.moveSubscription(ctx, mid, p, status); err != nil {
+		return nil, err
 	}
 	var m *ent.MerchantAccount
 	err := s.inStore(ctx, mid, "platform admin plan", func(ctx context.Context, c *ent.Client) error {
@@ -208,4 +215,41 @@ func (s *Service) SetPlan(ctx context.Context, mid uuid.UUID, code merchantaccou
 		return nil, err
 	}
 	return m, nil
+}
+
+// moveSubscription moves store mid's live Stripe subscription, if it has
+// one, to plan p for SetPlan. status is the status SetPlan sets (nil: kept).
+func (s *Service) moveSubscription(ctx context.Context, mid uuid.UUID, p Plan, status *Status) error {
+	if !s.Enabled() {
+		return nil
+	}
+	sctx := viewer.ActAsStore(ctx, mid, "platform admin plan")
+	m, err := s.client.MerchantAccount.Get(sctx, mid)
+	if ent.IsNotFound(err) {
+		return userErr(CodeInvalid, []string{"input", "merchantId"}, "no store with this id")
+	} else if err != nil {
+		return fmt.Errorf("billing: set plan: %w", err)
+	}
+	to := m.SubscriptionStatus
+	if status != nil {
+		to = *status
+	}
+	if m.StripeSubscriptionID == "" || to == Canceled {
+		return nil
+	}
+	if !p.Paid() {
+		return userErr(CodeInvalid, []string{"input", "plan"},
+			"the store pays for its plan through a Stripe subscription: choose a paid plan (the subscription moves to its price) or cancel the subscription first")
+	}
+	seq, err := s.requests(sctx, mid, actionAdminSet)
+	if err != nil {
+		return err
+	}
+	key := fmt.Sprintf("omnisphere-subscription-admin-%s-%s-%s-%d", mid, p.Code, m.StripeSubscriptionID, seq)
+	_, err = s.gw.SetSubscription(sctx, payment.SubscriptionParams{MerchantID: mid, Plan: string(p.Code),
+		PriceID: p.StripePriceID, CustomerID: m.StripeCustomerID, SubscriptionID: m.StripeSubscriptionID, IdempotencyKey: key})
+	if err != nil {
+		return stripeErr(err)
+	}
+	return nil
 }

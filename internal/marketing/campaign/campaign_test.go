@@ -328,7 +328,7 @@ func TestCampaignStopAndResume(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			e := newEnv(t, b, 500, true)
 			c := e.campaign("resume", true)
-			if _, err := (&Sender{db: e.d, cfg: Config{}}).Send(e.staff, e.mid, c.ID); err != nil {
+			if _, err := e.sender(nil).Send(e.staff, e.mid, c.ID); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())

@@ -270,6 +270,14 @@ func (r *run) dropIfCancelled() error {
 // email_sends rows, and queues the batch's QUEUED rows, claimed a few at a
 // time under the store's rate limit.
 func (r *run) feed() error {
+	err := r.feedBatches()
+	if err != nil && r.ctx.Err() != nil {
+		return nil // stopped: what was claimed is recorded or handed back
+	}
+	return err
+}
+
+func (r *run) feedBatches() error {
 	s, ctx := r.s, r.ctx
 	cursor := uuid.Nil
 	for {
@@ -313,6 +321,10 @@ func (r *run) feed() error {
 			claimed, err := r.claim(part)
 			if err != nil {
 				return err
+			}
+			if ctx.Err() != nil || r.stopped.Load() {
+				r.unclaim(claimed)
+				return nil
 			}
 			for k, row := range claimed {
 				select {
@@ -383,19 +395,23 @@ func (r *run) waitRate(n int) error {
 // claim moves rows QUEUED→SENDING and returns those it moved. The campaign
 // lock makes this process the only claimer; the condition keeps it honest.
 func (r *run) claim(rows []*ent.EmailSend) ([]*ent.EmailSend, error) {
+	// Not cut short by ctx: a claim that committed must be known, so that
+	// its rows are sent or handed back.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
 	ids := make([]uuid.UUID, len(rows))
 	for i, row := range rows {
 		ids[i] = row.ID
 	}
 	n, err := r.s.db.Client.EmailSend.Update().Where(emailsend.IDIn(ids...), emailsend.StatusEQ(emailsend.StatusQUEUED)).
-		SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(r.ctx)
+		SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: claim: %w", err)
 	}
 	if n == len(rows) {
 		return rows, nil
 	}
-	got, err := r.s.db.Client.EmailSend.Query().Where(emailsend.IDIn(ids...), emailsend.StatusEQ(emailsend.StatusSENDING)).IDs(r.ctx)
+	got, err := r.s.db.Client.EmailSend.Query().Where(emailsend.IDIn(ids...), emailsend.StatusEQ(emailsend.StatusSENDING)).IDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: claim: %w", err)
 	}
@@ -435,7 +451,11 @@ func (r *run) worker() {
 // was written are retried twice; an uncertain one never (at most once).
 func (r *run) sendOne(j job) result {
 	res := result{id: j.send.ID, customerID: j.customer.ID}
-	subject, html, text, headers, err := r.s.render.Render(r.ctx, RenderInput{Merchant: r.merchant, Campaign: r.c, Customer: j.customer, Send: j.send})
+	// A send that has begun (render included) finishes even when ctx ends,
+	// so that its outcome is recorded: the renderer's limits and the SMTP
+	// timeout bound it.
+	sendCtx := context.WithoutCancel(r.ctx)
+	subject, html, text, headers, err := r.s.render.Render(sendCtx, RenderInput{Merchant: r.merchant, Campaign: r.c, Customer: j.customer, Send: j.send})
 	if err != nil {
 		res.outcome, res.errText, res.at = outFailed, "render: "+err.Error(), r.s.now()
 		return res
@@ -453,9 +473,6 @@ func (r *run) sendOne(j job) result {
 	}
 	m := &mailer.Message{From: from, FromName: fromName, To: j.customer.Email, ReplyTo: r.c.ReplyTo,
 		Subject: subject, HTML: html, Text: text, Headers: headers, MessageID: mailer.NewMessageID(from)}
-	// A send that has begun finishes even when ctx ends, so that its
-	// outcome is recorded (the SMTP timeout bounds it).
-	sendCtx := context.WithoutCancel(r.ctx)
 	backoff := []time.Duration{500 * time.Millisecond, 2 * time.Second}
 	for attempt := 0; ; attempt++ {
 		err = r.s.mail.Send(sendCtx, m)

@@ -529,3 +529,40 @@ func TestInstantScan(t *testing.T) {
 	require.Error(t, i.Scan("yesterday"))
 	require.True(t, errors.Is(ErrNotFound, ErrNotFound))
 }
+
+// FuzzValidate: any time zone string and top count from a request is
+// either refused with a user error or yields a zone that buckets the range
+// into days tiling it.
+func FuzzValidate(f *testing.F) {
+	for _, z := range []string{"", "UTC", "Europe/Paris", "America/New_York", "Local", "../etc/passwd", "/etc/localtime", "Asia/Kathmandu", "\x00"} {
+		f.Add(z, 0, int64(3*24*3600))
+	}
+	f.Fuzz(func(t *testing.T, zone string, topN int, seconds int64) {
+		from := utc(2026, 3, 1, 0, 0)
+		to := from.Add(time.Duration(seconds%int64(400*24*3600)) * time.Second)
+		opts := Options{TimeZone: zone, Top: topN}
+		err := validate(from, to, &opts)
+		if err != nil {
+			if _, ok := IsUserError(err); !ok {
+				t.Fatalf("not a user error: %v", err)
+			}
+			return
+		}
+		loc := time.UTC
+		if zone != "" {
+			var lerr error
+			if loc, lerr = loadZone(zone); lerr != nil {
+				t.Fatalf("accepted zone %q does not load: %v", zone, lerr)
+			}
+		}
+		ds := days(from, to, loc)
+		if len(ds) == 0 || !ds[0].start.Equal(from) || !ds[len(ds)-1].end.Equal(to) || len(ds) > 368 {
+			t.Fatalf("days of %q do not tile the range: %d days", zone, len(ds))
+		}
+		for i := 1; i < len(ds); i++ {
+			if !ds[i].start.Equal(ds[i-1].end) || ds[i].date <= ds[i-1].date {
+				t.Fatalf("days of %q out of order at %d", zone, i)
+			}
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Code is the machine-readable code of a user error; the values are those of
+// GraphQL's UserErrorCode.
+type Code string
+
+// The user-error codes of this package.
+const (
+	CodeInvalid      Code = "INVALID"
+	CodeRequired     Code = "REQUIRED"
+	CodeTooLong      Code = "TOO_LONG"
+	CodeTooMany      Code = "TOO_MANY"
+	CodeNotFound     Code = "NOT_FOUND"
+	CodeInvalidState Code = "INVALID_STATE"
+	// CodeUnsupported: the value is valid in principle but this version of
+	// the engine (or of the database schema) cannot run it.
+	CodeUnsupported Code = "UNSUPPORTED"
+)
+
+// FieldError is a problem the caller can fix, tied to an input field.
+type FieldError struct {
+	// Field is the path to the field, e.g. ["input", "steps", "2",
+	// "waitSeconds"]; nil when no single field is at fault.
+	Field   []string
+	Message string
+	Code    Code
+}
+
+// Error is one or more FieldErrors: the outcome "your input is wrong" (an
+// invalid definition, an invalid status transition).
+type Error struct{ Errors []FieldError }
+
+func (e *Error) Error() string {
+	if len(e.Errors) == 0 {
+		return "workflow: invalid input"
+	}
+	return "workflow: " + e.Errors[0].Message
+}
+
+// IsUserError reports whether err is (or wraps) an *Error.
+func IsUserError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// ErrNotFound answers a workflow id the store does not have (or the viewer
+// may not see): the same answer as for an id that never existed.
+var ErrNotFound = errors.New("workflow: not found")
+
+// problems collects field errors while validating an input.
+type problems struct{ list []FieldError }
+
+func (p *problems) add(code Code, path []string, format string, args ...any) {
+	p.list = append(p.list, FieldError{Field: path, Message: fmt.Sprintf(format, args...), Code: code})
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &Error{Errors: p.list}
+}
+
+// fieldErr is a single FieldError as an error.
+func fieldErr(code Code, path []string, format string, args ...any) error {
+	p := &problems{}
+	p.add(code, path, format, args...)
+	return p.err()
+}
+
+// path builds an input field path: path("input", "steps", 2) is
+// ["input", "steps", "2"].
+func path(parts ...any) []string {
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			out = append(out, v)
+		case int:
+			out = append(out, strconv.Itoa(v))
+		case []string:
+			out = append(out, v...)
+		default:
+			out = append(out, fmt.Sprint(v))
+		}
+	}
+	return out
+}
+
+// sub extends the path at with parts, leaving at unchanged.
+func sub(at []string, parts ...any) []string {
+	return append(slices.Clone(at), path(parts...)...)
+}

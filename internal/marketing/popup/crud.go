@@ -279,7 +279,7 @@ func patterns(p *problems, field string, raw []string) []string {
 // discount code (when given, or when the popup goes ACTIVE with one) and
 // the segment (when given).
 func (s *Service) check(ctx context.Context, tx *ent.Client, d *draft, in Input, p *problems, now time.Time) error {
-	if d.code != "" && (in.DiscountCode != nil || (in.Status != nil && d.status == capturepopup.StatusACTIVE)) {
+	if d.code != "" && !p.has("discountCode") && (in.DiscountCode != nil || (in.Status != nil && d.status == capturepopup.StatusACTIVE)) {
 		from := now
 		if d.startsAt != nil && d.startsAt.After(now) {
 			from = *d.startsAt
@@ -308,6 +308,16 @@ func (s *Service) check(ctx context.Context, tx *ent.Client, d *draft, in Input,
 		}
 	}
 	return nil
+}
+
+// has reports whether a problem was found with input field name.
+func (p *problems) has(name string) bool {
+	for _, fe := range p.list {
+		if len(fe.Field) > 1 && fe.Field[1] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // unusable says why a discount cannot be offered at t ("" when it can).

@@ -312,7 +312,7 @@ func (r *run) feedBatches() error {
 		if err != nil {
 			return fmt.Errorf("campaign: queued sends: %w", err)
 		}
-		chunk := s.cfg.Workers
+		chunk := s.cfg.QueueSize // claimed at once: fewer, larger transactions
 		for i := 0; i < len(rows); i += chunk {
 			part := rows[i:min(i+chunk, len(rows))]
 			if err := r.waitRate(len(part)); err != nil || r.stopped.Load() {
@@ -392,38 +392,31 @@ func (r *run) waitRate(n int) error {
 	}
 }
 
-// claim moves rows QUEUED→SENDING and returns those it moved. The campaign
-// lock makes this process the only claimer; the condition keeps it honest.
+// claim moves rows QUEUED→SENDING (one conditional update per row, in one
+// transaction) and returns those it moved. The campaign lock makes this
+// process the only claimer; the condition keeps it honest.
 func (r *run) claim(rows []*ent.EmailSend) ([]*ent.EmailSend, error) {
 	// Not cut short by ctx: a claim that committed must be known, so that
 	// its rows are sent or handed back.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
 	defer cancel()
-	ids := make([]uuid.UUID, len(rows))
-	for i, row := range rows {
-		ids[i] = row.ID
-	}
-	n, err := r.s.db.Client.EmailSend.Update().Where(emailsend.IDIn(ids...), emailsend.StatusEQ(emailsend.StatusQUEUED)).
-		SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("campaign: claim: %w", err)
-	}
-	if n == len(rows) {
-		return rows, nil
-	}
-	got, err := r.s.db.Client.EmailSend.Query().Where(emailsend.IDIn(ids...), emailsend.StatusEQ(emailsend.StatusSENDING)).IDs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("campaign: claim: %w", err)
-	}
-	mine := make(map[uuid.UUID]bool, len(got))
-	for _, id := range got {
-		mine[id] = true
-	}
 	var out []*ent.EmailSend
-	for _, row := range rows {
-		if mine[row.ID] {
-			out = append(out, row)
+	err := db.InTx(ctx, r.s.db.Client, func(tx *ent.Client) error {
+		out = out[:0]
+		for _, row := range rows {
+			n, err := tx.EmailSend.Update().Where(emailsend.ID(row.ID), emailsend.StatusEQ(emailsend.StatusQUEUED)).
+				SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				out = append(out, row)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("campaign: claim: %w", err)
 	}
 	return out, nil
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// patient renders with an hour's time limit: tests of anything but the time
+// limit must not depend on the machine's speed.
+var patient = New(Limits{Timeout: time.Hour})
+
 func sample() Data { return SampleData(Store{Name: "Acme", URL: "https://acme.test", Currency: "USD"}) }
 
 func TestRenderVariablesAndFunctions(t *testing.T) {
@@ -61,7 +65,7 @@ func TestRenderVariablesAndFunctions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := Render(context.Background(), Template{Subject: "s", HTML: c.html}, c.data)
+			r, err := patient.Render(context.Background(), Template{Subject: "s", HTML: c.html}, c.data)
 			require.NoError(t, err)
 			require.Equal(t, c.want, r.HTML)
 		})
@@ -93,7 +97,7 @@ func TestRenderSubjectTextAndPreheader(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := Render(context.Background(), c.tpl, d)
+			r, err := patient.Render(context.Background(), c.tpl, d)
 			require.NoError(t, err)
 			require.Equal(t, c.subject, r.Subject)
 			require.Equal(t, c.text, r.Text)
@@ -105,7 +109,7 @@ func TestRenderSubjectTextAndPreheader(t *testing.T) {
 }
 
 func TestSubjectIsCut(t *testing.T) {
-	r := New(Limits{MaxSubjectRunes: 5})
+	r := New(Limits{MaxSubjectRunes: 5, Timeout: time.Hour})
 	out, err := r.Render(context.Background(), Template{Subject: "héllo wörld", HTML: "x"}, Data{})
 	require.NoError(t, err)
 	require.Equal(t, "héllo", out.Subject)
@@ -171,7 +175,7 @@ func TestFunctionErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Render(context.Background(), Template{Subject: "s", HTML: c.html}, sample())
+			_, err := patient.Render(context.Background(), Template{Subject: "s", HTML: c.html}, sample())
 			var fe *FieldError
 			require.ErrorAs(t, err, &fe)
 			require.Equal(t, FieldHTML, fe.Field)
@@ -182,7 +186,11 @@ func TestFunctionErrors(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	small := New(Limits{MaxSourceBytes: 64, MaxOutputBytes: 1 << 10, Timeout: 50 * time.Millisecond})
+	// Size limits are checked with an hour to spare, so that a slow machine
+	// never turns them into timeouts; the endless loops time out whatever
+	// the machine's speed.
+	small := New(Limits{MaxSourceBytes: 64, MaxOutputBytes: 1 << 10, Timeout: time.Hour})
+	quick := New(Limits{MaxSourceBytes: 64, MaxOutputBytes: 1 << 10, Timeout: 20 * time.Millisecond})
 	cases := []struct {
 		name  string
 		tpl   Template
@@ -205,7 +213,11 @@ func TestLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := small.Render(context.Background(), c.tpl, sample())
+			r := small
+			if c.code == CodeTimeout {
+				r = quick
+			}
+			_, err := r.Render(context.Background(), c.tpl, sample())
 			var fe *FieldError
 			require.ErrorAs(t, err, &fe)
 			require.Equal(t, c.field, fe.Field)
@@ -227,7 +239,7 @@ func TestRenderCapsLists(t *testing.T) {
 	for len(d.Products) < 10 {
 		d.Products = append(d.Products, d.Products[0])
 	}
-	out, err := New(Limits{MaxProducts: 3}).Render(context.Background(), Template{Subject: "s", HTML: `{{len .Products}}`}, d)
+	out, err := New(Limits{MaxProducts: 3, Timeout: time.Hour}).Render(context.Background(), Template{Subject: "s", HTML: `{{len .Products}}`}, d)
 	require.NoError(t, err)
 	require.Equal(t, "3", out.HTML)
 }
@@ -308,7 +320,7 @@ func TestCompileCache(t *testing.T) {
 // TestConcurrentRenders renders one cached template from many goroutines
 // (run with -race): html/template escapes it once, under its own lock.
 func TestConcurrentRenders(t *testing.T) {
-	r := New(Limits{})
+	r := New(Limits{Timeout: time.Hour})
 	tpl := Template{Subject: "Hi {{.Customer.FirstName}}", HTML: `<p>{{range .Products}}<a href="{{.URL}}">{{.Title}}</a>{{end}}</p>`}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

@@ -164,7 +164,7 @@ func TestAgreement(t *testing.T) {
 			}
 			words := []string{"alpha", "beta", "gamma", "delta", "Alpha", "al"}
 			for i := 0; i < 250; i++ {
-				c := e.newCustomer(pick(words...)+fmt.Sprint(i%7)).
+				c := e.newCustomer(pick(words...) + fmt.Sprint(i%7)).
 					SetTags(randSubset(rng, []string{"vip", "new", "wholesale", "eu"})).
 					SetEmailConsent(customer.EmailConsent(pick("SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "BOUNCED", "COMPLAINED"))).
 					SetStatus(customer.Status(pick("ACTIVE", "ACTIVE", "ACTIVE", "DISABLED", "DELETED"))).

@@ -77,7 +77,7 @@ func (s *store) archived(t *testing.T, c *ent.Client) uuid.UUID {
 	return seg.ID
 }
 
-func newService(t *testing.T, d *db.DB, clk *clock) *popup.Service {
+func newService(t testing.TB, d *db.DB, clk *clock) *popup.Service {
 	t.Helper()
 	svc, err := popup.New(d.Client, d.Dialect, popup.Config{TokenKey: testKey, ConfirmationTTL: 24 * time.Hour})
 	require.NoError(t, err)

@@ -204,8 +204,10 @@ func (s *Service) Submit(ctx context.Context, merchantID, popupID uuid.UUID, in 
 		if page != "" {
 			props["pagePath"] = page
 		}
-		if err := trackEvent(sctx, tx, merchantID, cust.ID, EventPopupSubmitted, props, anon, ip, ua, page, now); err != nil {
-			return err
+		if cust.Status != customer.StatusDELETED { // an erased profile gets no new timeline
+			if err := trackEvent(sctx, tx, merchantID, cust.ID, EventPopupSubmitted, props, anon, ip, ua, page, now); err != nil {
+				return err
+			}
 		}
 		if code := pop.IncentiveDiscountCode; code != "" {
 			dc, err := tx.Discount.Query().Where(discount.Code(code)).Only(sctx)

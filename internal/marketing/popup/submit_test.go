@@ -217,7 +217,11 @@ func testSubmit(t *testing.T, b dbtest.Backend) {
 		res, err := submit(double, "erased@shop.test")
 		require.NoError(t, err)
 		require.False(t, res.ConfirmationRequired)
-		require.Equal(t, customer.EmailConsentUNSUBSCRIBED, profileOf(t, c, a, "erased@shop.test").EmailConsent)
+		erased := profileOf(t, c, a, "erased@shop.test")
+		require.Equal(t, customer.EmailConsentUNSUBSCRIBED, erased.EmailConsent)
+		n, err := c.CustomerEvent.Query().Where(customerevent.CustomerID(erased.ID)).Count(a.staff)
+		require.NoError(t, err)
+		require.Zero(t, n, "no timeline for an erased profile")
 	})
 
 	t.Run("refusals", func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/auth"
 	"github.com/omnisphere/omnisphere/internal/viewer"
@@ -160,11 +159,6 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Me, error) {
 		return nil, err
 	}
 	return &model.Me{User: u, Merchant: m}, nil
-}
-
-// Customer is the resolver for the customer field.
-func (r *queryResolver) Customer(ctx context.Context) (*ent.Customer, error) {
-	return r.Client.Customer.Get(ctx, viewer.FromContext(ctx).CustomerID)
 }
 
 // APIKeyPermissions is the resolver for the apiKeyPermissions field.

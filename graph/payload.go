@@ -10,6 +10,9 @@ import (
 	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
+	"github.com/omnisphere/omnisphere/internal/marketing"
+	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
+	"github.com/omnisphere/omnisphere/internal/usererr"
 )
 
 // userErrors splits a domain error into the userErrors of a payload (for
@@ -27,6 +30,20 @@ func userErrors(err error) ([]*model.UserError, error) {
 		return out, nil
 	}
 	if e, ok := catalog.IsUserError(err); ok {
+		out := make([]*model.UserError, 0, len(e.Errors))
+		for _, fe := range e.Errors {
+			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
+		}
+		return out, nil
+	}
+	if fes, ok := usererr.As(err); ok {
+		out := make([]*model.UserError, 0, len(fes))
+		for _, fe := range fes {
+			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
+		}
+		return out, nil
+	}
+	if e, ok := campaign.IsUserError(err); ok {
 		out := make([]*model.UserError, 0, len(e.Errors))
 		for _, fe := range e.Errors {
 			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
@@ -51,7 +68,8 @@ func userErrors(err error) ([]*model.UserError, error) {
 		return nil, RateLimited("the server is busy: try again shortly", 1)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return nil, Unauthenticated("sign in again")
-	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, checkout.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, checkout.ErrNotFound), errors.Is(err, marketing.ErrNotFound),
+		errors.Is(err, campaign.ErrNotFound):
 		return nil, NotFound("not found")
 	}
 	return nil, err

@@ -12,6 +12,9 @@ import (
 	"github.com/omnisphere/omnisphere/internal/billing"
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
+	"github.com/omnisphere/omnisphere/internal/db"
+	"github.com/omnisphere/omnisphere/internal/marketing"
+	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/events"
 )
 
@@ -30,6 +33,13 @@ type Resolver struct {
 	Billing *billing.Service
 	// Checkout runs carts, checkout, orders and payments.
 	Checkout *checkout.Service
+	// Marketing is the marketing engine (profiles, events, segments,
+	// templates, campaigns' content).
+	Marketing *marketing.Service
+	// Campaigns sends campaigns (schedule, send, pause, resume, cancel).
+	Campaigns *campaign.Sender
+	// DB is the database of the raw-SQL reports (analytics).
+	DB *db.DB
 	// Bus carries domain events to subscriptions.
 	Bus events.Bus
 	// Subscriptions are the limits of live subscriptions and their count.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,6 +96,14 @@ type Config struct {
 	BillingPlans        []billing.Plan
 	BillingTrialDays    int           // BILLING_TRIAL_DAYS (14): trial of a new store
 	BillingPastDueGrace time.Duration // BILLING_PAST_DUE_GRACE (168h): full use after a failed plan payment, then admin writes are refused
+
+	// The marketing engine (docs/marketing.md, docs/campaigns.md, docs/email-templates.md).
+	SMTPURL            string        // SMTP_URL: smtp://user:pass@host:port?tls=none|starttls|tls; empty = emails are logged, not sent
+	EmailFrom          string        // EMAIL_FROM (no-reply@<PUBLIC_URL host>): sender of campaigns without their own from address
+	TrackingKeys       string        // TRACKING_KEYS: "id:base64key,…" (first signs); empty = one key derived from JWT_SECRET
+	CampaignPoll       time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
+	CampaignRate       int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
+	CampaignWorkers    int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
 }
 
 // Embedded reports whether the server runs on the embedded default.
@@ -203,6 +212,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.BillingPastDueGrace = durVar(getenv, "BILLING_PAST_DUE_GRACE", 7*24*time.Hour, &errs)
 	if c.BillingTrialDays < 1 || c.BillingPastDueGrace <= 0 {
 		errs = append(errs, errors.New("BILLING_TRIAL_DAYS must be at least 1 and BILLING_PAST_DUE_GRACE positive"))
+	}
+	c.SMTPURL = strings.TrimSpace(getenv("SMTP_URL"))
+	c.EmailFrom = strings.TrimSpace(getenv("EMAIL_FROM"))
+	if c.EmailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		c.EmailFrom = "no-reply@" + host
+	}
+	c.TrackingKeys = strings.TrimSpace(getenv("TRACKING_KEYS"))
+	c.CampaignPoll = durVar(getenv, "CAMPAIGN_POLL_INTERVAL", 5*time.Second, &errs)
+	c.CampaignRate = intVar(getenv, "CAMPAIGN_RATE_PER_MINUTE", 300_000, &errs)
+	c.CampaignWorkers = intVar(getenv, "CAMPAIGN_WORKERS", 8, &errs)
+	if c.CampaignPoll < 100*time.Millisecond || c.CampaignRate < 1 || c.CampaignWorkers < 1 || c.CampaignWorkers > 256 {
+		errs = append(errs, errors.New("CAMPAIGN_POLL_INTERVAL must be at least 100ms, CAMPAIGN_RATE_PER_MINUTE at least 1, CAMPAIGN_WORKERS 1-256"))
 	}
 	c.StorefrontCacheTTL = durVar(getenv, "STOREFRONT_CACHE_TTL", 10*time.Second, &errs)
 	if c.StorefrontCacheTTL <= 0 {

@@ -52,6 +52,9 @@ func (s *Server) startEvents(ctx context.Context) error {
 		Log: s.Log,
 	})
 	s.DB.Client.OutboxEvent.Use(events.CommitHook(s.Relay))
+	if err := s.consumeMarketing(s.bgCtx); err != nil {
+		return fmt.Errorf("marketing consumers: %w", err)
+	}
 	s.Relay.Start()
 	return nil
 }

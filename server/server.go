@@ -23,6 +23,9 @@ import (
 	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/marketing"
+	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
+	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/payment"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/respcache"
@@ -67,12 +70,19 @@ type Server struct {
 	// idempotent intake of Stripe's events.
 	Stripe   *payment.Stripe
 	Checkout *checkout.Service
+	// Marketing is the marketing engine; Campaigns sends its campaigns
+	// through Mailer.
+	Marketing *marketing.Service
+	Campaigns *campaign.Sender
+	Mailer    mailer.Sender
+	tracking  http.Handler
 	// Billing is the merchants' plans (internal/billing); its ent hook
 	// enforces limits and blocked stores on every write.
 	Billing  *billing.Service
 	Webhooks *payment.Webhooks
 	// bgCancel stops the background loops (checkout sweeps, webhook
 	// retries); bg waits for them.
+	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	// Handler serves every route. Tests call it directly.
@@ -144,11 +154,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		"customer.subscription.": s.Billing, "invoice.": s.Billing}, s.Checkout)
 	s.Webhooks = payment.NewWebhooks(d.Client, stripeEvents, payment.WebhookConfig{
 		Secret: cfg.StripeWebhookSecret, ConnectSecret: cfg.StripeConnectSecret, Logger: log})
+	if err := s.newMarketing(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.bgCancel = cancel
-	s.bg.Add(2)
+	s.bgCtx, s.bgCancel = bgCtx, cancel
+	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.Checkout.Run(bgCtx) }()
 	go func() { defer s.bg.Done(); s.Webhooks.Run(bgCtx, cfg.CheckoutSweepInterval) }()
+	go func() { defer s.bg.Done(); s.Campaigns.Run(bgCtx) }()
 	if cfg.StorefrontCacheMB > 0 {
 		s.RespCache = respcache.New(cfg.StorefrontCacheMB<<20, cfg.StorefrontCacheTTL)
 		d.OnWrite(invalidateOnWrite(s.RespCache))
@@ -179,6 +194,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/graphql", s.withEdge(s.withViewer(newGraphQLHandler(s))))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.Handle("POST /webhooks/stripe", s.Webhooks.Handler(false))
+	mux.Handle("/t/", s.withEdge(s.tracking))
 	mux.Handle("POST /webhooks/stripe/connect", s.Webhooks.Handler(true))
 	mux.Handle("GET /media/", s.media())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +231,9 @@ func (s *Server) Close() error {
 		s.bg.Wait()
 	}
 	errs := []error{s.stopEvents()}
+	if c, ok := s.Mailer.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+	}
 	if s.cacheRemote != nil {
 		s.cacheRemote.Close()
 	}

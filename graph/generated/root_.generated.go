@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -137,6 +138,11 @@ type ComplexityRoot struct {
 	AutomationWorkflowEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CampaignPayload struct {
+		Campaign   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	CampaignProgress struct {
@@ -662,6 +668,45 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	EmailTemplatePayload struct {
+		Template   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	EmailTemplatePreviewPayload struct {
+		HTML       func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		Text       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	GrowthDay struct {
+		Date         func(childComplexity int) int
+		NewCustomers func(childComplexity int) int
+		Orders       func(childComplexity int) int
+		Revenue      func(childComplexity int) int
+	}
+
+	GrowthOverview struct {
+		AverageOrderValue  func(childComplexity int) int
+		ConversionRate     func(childComplexity int) int
+		ConvertedSessions  func(childComplexity int) int
+		CurrencyCode       func(childComplexity int) int
+		Daily              func(childComplexity int) int
+		From               func(childComplexity int) int
+		GrossSales         func(childComplexity int) int
+		NewCustomers       func(childComplexity int) int
+		Orders             func(childComplexity int) int
+		Refunds            func(childComplexity int) int
+		ReturningCustomers func(childComplexity int) int
+		Revenue            func(childComplexity int) int
+		Sessions           func(childComplexity int) int
+		TimeZone           func(childComplexity int) int
+		To                 func(childComplexity int) int
+		TopProducts        func(childComplexity int) int
+		TopProductsByUnits func(childComplexity int) int
+	}
+
 	ImportRowError struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
@@ -815,6 +860,13 @@ type ComplexityRoot struct {
 		APIKeyCreate               func(childComplexity int, input model.APIKeyCreateInput) int
 		APIKeyRevoke               func(childComplexity int, input model.APIKeyRevokeInput) int
 		AccountDelete              func(childComplexity int, input model.AccountDeleteInput) int
+		CampaignCancel             func(childComplexity int, id uuid.UUID) int
+		CampaignCreate             func(childComplexity int, input model.CampaignInput) int
+		CampaignPause              func(childComplexity int, id uuid.UUID) int
+		CampaignResume             func(childComplexity int, id uuid.UUID) int
+		CampaignSchedule           func(childComplexity int, id uuid.UUID, at time.Time) int
+		CampaignSend               func(childComplexity int, id uuid.UUID) int
+		CampaignUpdate             func(childComplexity int, id uuid.UUID, input model.CampaignInput) int
 		CartBuyerIdentityUpdate    func(childComplexity int, cartID uuid.UUID, buyerIdentity model.CartBuyerIdentityInput) int
 		CartCreate                 func(childComplexity int, input model.CartCreateInput) int
 		CartDiscountCodesUpdate    func(childComplexity int, cartID uuid.UUID, discountCodes []string) int
@@ -831,6 +883,9 @@ type ComplexityRoot struct {
 		CustomerRegister           func(childComplexity int, input model.CustomerRegisterInput) int
 		DiscountCreate             func(childComplexity int, input model.DiscountInput) int
 		DiscountUpdate             func(childComplexity int, id uuid.UUID, input model.DiscountInput) int
+		EmailTemplateCreate        func(childComplexity int, input model.EmailTemplateInput) int
+		EmailTemplatePreview       func(childComplexity int, input model.EmailTemplatePreviewInput) int
+		EmailTemplateUpdate        func(childComplexity int, id uuid.UUID, input model.EmailTemplateInput) int
 		InventoryAdjust            func(childComplexity int, input model.InventoryAdjustInput) int
 		InventoryLevelUpdate       func(childComplexity int, input model.InventoryLevelUpdateInput) int
 		Login                      func(childComplexity int, input model.LoginInput) int
@@ -854,11 +909,15 @@ type ComplexityRoot struct {
 		ProductVariantDelete       func(childComplexity int, input model.ProductVariantDeleteInput) int
 		ProductVariantUpdate       func(childComplexity int, input model.ProductVariantUpdateInput) int
 		RefundCreate               func(childComplexity int, input model.RefundCreateInput) int
+		SegmentCreate              func(childComplexity int, input model.SegmentInput) int
+		SegmentRefresh             func(childComplexity int, id uuid.UUID) int
+		SegmentUpdate              func(childComplexity int, id uuid.UUID, input model.SegmentInput) int
 		ShippingMethodCreate       func(childComplexity int, input model.ShippingMethodInput) int
 		ShippingMethodUpdate       func(childComplexity int, id uuid.UUID, input model.ShippingMethodInput) int
 		StorefrontConfigUpdate     func(childComplexity int, input model.StorefrontConfigUpdateInput) int
 		StripeConnectOnboard       func(childComplexity int) int
 		TokenRefresh               func(childComplexity int, input model.TokenRefreshInput) int
+		TrackEvent                 func(childComplexity int, input model.TrackEventInput) int
 		WarehouseCreate            func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
@@ -1193,6 +1252,13 @@ type ComplexityRoot struct {
 		Min func(childComplexity int) int
 	}
 
+	ProductSales struct {
+		ProductID func(childComplexity int) int
+		Revenue   func(childComplexity int) int
+		Title     func(childComplexity int) int
+		Units     func(childComplexity int) int
+	}
+
 	ProductUpdatePayload struct {
 		Product    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -1261,7 +1327,7 @@ type ComplexityRoot struct {
 		CapturePopups       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CapturePopupOrder, where *ent.CapturePopupWhereInput) int
 		Cart                func(childComplexity int, id uuid.UUID) int
 		Categories          func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID]) int
-		Customer            func(childComplexity int) int
+		Customer            func(childComplexity int, id *uuid.UUID) int
 		CustomerEvents      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerEventOrder, where *ent.CustomerEventWhereInput) int
 		CustomerSegments    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerSegmentOrder, where *ent.CustomerSegmentWhereInput) int
 		Customers           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
@@ -1269,6 +1335,7 @@ type ComplexityRoot struct {
 		EmailCampaigns      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailCampaignOrder, where *ent.EmailCampaignWhereInput) int
 		EmailSends          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailSendOrder, where *ent.EmailSendWhereInput) int
 		EmailTemplates      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.EmailTemplateOrder, where *ent.EmailTemplateWhereInput) int
+		GrowthOverview      func(childComplexity int, from time.Time, to time.Time, timeZone *string) int
 		InventoryLevels     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InventoryLevelOrder, where *ent.InventoryLevelWhereInput) int
 		Me                  func(childComplexity int) int
 		MerchantPlans       func(childComplexity int) int
@@ -1281,6 +1348,8 @@ type ComplexityRoot struct {
 		ProductCategories   func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductCategoryOrder, where *ent.ProductCategoryWhereInput) int
 		ProductVariants     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ProductVariantOrder, where *ent.ProductVariantWhereInput) int
 		Products            func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], query *string, filter *model.ProductFilter, sortKey *model.ProductSortKeys, reverse *bool, where *ent.ProductWhereInput, orderBy *ent.ProductOrder) int
+		SegmentMembers      func(childComplexity int, segmentID uuid.UUID, first *int, after *entgql.Cursor[uuid.UUID]) int
+		SegmentPreview      func(childComplexity int, rules map[string]any) int
 		ShippingMethods     func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ShippingMethodOrder, where *ent.ShippingMethodWhereInput) int
 		ShoppingCarts       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ShoppingCartOrder, where *ent.ShoppingCartWhereInput) int
 		Storefront          func(childComplexity int) int
@@ -1357,6 +1426,16 @@ type ComplexityRoot struct {
 	SegmentMemberEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	SegmentPayload struct {
+		Segment    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	SegmentPreviewPayload struct {
+		Count      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	ShippingMethod struct {
@@ -1486,6 +1565,11 @@ type ComplexityRoot struct {
 		AccessToken  func(childComplexity int) int
 		RefreshToken func(childComplexity int) int
 		UserErrors   func(childComplexity int) int
+	}
+
+	TrackEventPayload struct {
+		EventID    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	User struct {
@@ -2042,6 +2126,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AutomationWorkflowEdge.Node(childComplexity), true
+
+	case "CampaignPayload.campaign":
+		if e.ComplexityRoot.CampaignPayload.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignPayload.Campaign(childComplexity), true
+	case "CampaignPayload.userErrors":
+		if e.ComplexityRoot.CampaignPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignPayload.UserErrors(childComplexity), true
 
 	case "CampaignProgress.campaignId":
 		if e.ComplexityRoot.CampaignProgress.CampaignID == nil {
@@ -4395,6 +4492,172 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EmailTemplateEdge.Node(childComplexity), true
 
+	case "EmailTemplatePayload.template":
+		if e.ComplexityRoot.EmailTemplatePayload.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePayload.Template(childComplexity), true
+	case "EmailTemplatePayload.userErrors":
+		if e.ComplexityRoot.EmailTemplatePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePayload.UserErrors(childComplexity), true
+
+	case "EmailTemplatePreviewPayload.html":
+		if e.ComplexityRoot.EmailTemplatePreviewPayload.HTML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePreviewPayload.HTML(childComplexity), true
+	case "EmailTemplatePreviewPayload.subject":
+		if e.ComplexityRoot.EmailTemplatePreviewPayload.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePreviewPayload.Subject(childComplexity), true
+	case "EmailTemplatePreviewPayload.text":
+		if e.ComplexityRoot.EmailTemplatePreviewPayload.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePreviewPayload.Text(childComplexity), true
+	case "EmailTemplatePreviewPayload.userErrors":
+		if e.ComplexityRoot.EmailTemplatePreviewPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailTemplatePreviewPayload.UserErrors(childComplexity), true
+
+	case "GrowthDay.date":
+		if e.ComplexityRoot.GrowthDay.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthDay.Date(childComplexity), true
+	case "GrowthDay.newCustomers":
+		if e.ComplexityRoot.GrowthDay.NewCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthDay.NewCustomers(childComplexity), true
+	case "GrowthDay.orders":
+		if e.ComplexityRoot.GrowthDay.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthDay.Orders(childComplexity), true
+	case "GrowthDay.revenue":
+		if e.ComplexityRoot.GrowthDay.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthDay.Revenue(childComplexity), true
+
+	case "GrowthOverview.averageOrderValue":
+		if e.ComplexityRoot.GrowthOverview.AverageOrderValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.AverageOrderValue(childComplexity), true
+	case "GrowthOverview.conversionRate":
+		if e.ComplexityRoot.GrowthOverview.ConversionRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.ConversionRate(childComplexity), true
+	case "GrowthOverview.convertedSessions":
+		if e.ComplexityRoot.GrowthOverview.ConvertedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.ConvertedSessions(childComplexity), true
+	case "GrowthOverview.currencyCode":
+		if e.ComplexityRoot.GrowthOverview.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.CurrencyCode(childComplexity), true
+	case "GrowthOverview.daily":
+		if e.ComplexityRoot.GrowthOverview.Daily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.Daily(childComplexity), true
+	case "GrowthOverview.from":
+		if e.ComplexityRoot.GrowthOverview.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.From(childComplexity), true
+	case "GrowthOverview.grossSales":
+		if e.ComplexityRoot.GrowthOverview.GrossSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.GrossSales(childComplexity), true
+	case "GrowthOverview.newCustomers":
+		if e.ComplexityRoot.GrowthOverview.NewCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.NewCustomers(childComplexity), true
+	case "GrowthOverview.orders":
+		if e.ComplexityRoot.GrowthOverview.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.Orders(childComplexity), true
+	case "GrowthOverview.refunds":
+		if e.ComplexityRoot.GrowthOverview.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.Refunds(childComplexity), true
+	case "GrowthOverview.returningCustomers":
+		if e.ComplexityRoot.GrowthOverview.ReturningCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.ReturningCustomers(childComplexity), true
+	case "GrowthOverview.revenue":
+		if e.ComplexityRoot.GrowthOverview.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.Revenue(childComplexity), true
+	case "GrowthOverview.sessions":
+		if e.ComplexityRoot.GrowthOverview.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.Sessions(childComplexity), true
+	case "GrowthOverview.timeZone":
+		if e.ComplexityRoot.GrowthOverview.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.TimeZone(childComplexity), true
+	case "GrowthOverview.to":
+		if e.ComplexityRoot.GrowthOverview.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.To(childComplexity), true
+	case "GrowthOverview.topProducts":
+		if e.ComplexityRoot.GrowthOverview.TopProducts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.TopProducts(childComplexity), true
+	case "GrowthOverview.topProductsByUnits":
+		if e.ComplexityRoot.GrowthOverview.TopProductsByUnits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrowthOverview.TopProductsByUnits(childComplexity), true
+
 	case "ImportRowError.code":
 		if e.ComplexityRoot.ImportRowError.Code == nil {
 			break
@@ -5033,6 +5296,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AccountDelete(childComplexity, args["input"].(model.AccountDeleteInput)), true
+	case "Mutation.campaignCancel":
+		if e.ComplexityRoot.Mutation.CampaignCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignCancel(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.campaignCreate":
+		if e.ComplexityRoot.Mutation.CampaignCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignCreate(childComplexity, args["input"].(model.CampaignInput)), true
+	case "Mutation.campaignPause":
+		if e.ComplexityRoot.Mutation.CampaignPause == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignPause_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignPause(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.campaignResume":
+		if e.ComplexityRoot.Mutation.CampaignResume == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignResume_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignResume(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.campaignSchedule":
+		if e.ComplexityRoot.Mutation.CampaignSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignSchedule(childComplexity, args["id"].(uuid.UUID), args["at"].(time.Time)), true
+	case "Mutation.campaignSend":
+		if e.ComplexityRoot.Mutation.CampaignSend == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignSend_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignSend(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.campaignUpdate":
+		if e.ComplexityRoot.Mutation.CampaignUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_campaignUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CampaignUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.CampaignInput)), true
 	case "Mutation.cartBuyerIdentityUpdate":
 		if e.ComplexityRoot.Mutation.CartBuyerIdentityUpdate == nil {
 			break
@@ -5209,6 +5549,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DiscountUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.DiscountInput)), true
+	case "Mutation.emailTemplateCreate":
+		if e.ComplexityRoot.Mutation.EmailTemplateCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_emailTemplateCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EmailTemplateCreate(childComplexity, args["input"].(model.EmailTemplateInput)), true
+	case "Mutation.emailTemplatePreview":
+		if e.ComplexityRoot.Mutation.EmailTemplatePreview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_emailTemplatePreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EmailTemplatePreview(childComplexity, args["input"].(model.EmailTemplatePreviewInput)), true
+	case "Mutation.emailTemplateUpdate":
+		if e.ComplexityRoot.Mutation.EmailTemplateUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_emailTemplateUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EmailTemplateUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.EmailTemplateInput)), true
 	case "Mutation.inventoryAdjust":
 		if e.ComplexityRoot.Mutation.InventoryAdjust == nil {
 			break
@@ -5462,6 +5835,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefundCreate(childComplexity, args["input"].(model.RefundCreateInput)), true
+	case "Mutation.segmentCreate":
+		if e.ComplexityRoot.Mutation.SegmentCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_segmentCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SegmentCreate(childComplexity, args["input"].(model.SegmentInput)), true
+	case "Mutation.segmentRefresh":
+		if e.ComplexityRoot.Mutation.SegmentRefresh == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_segmentRefresh_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SegmentRefresh(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.segmentUpdate":
+		if e.ComplexityRoot.Mutation.SegmentUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_segmentUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SegmentUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.SegmentInput)), true
 	case "Mutation.shippingMethodCreate":
 		if e.ComplexityRoot.Mutation.ShippingMethodCreate == nil {
 			break
@@ -5512,6 +5918,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TokenRefresh(childComplexity, args["input"].(model.TokenRefreshInput)), true
+	case "Mutation.trackEvent":
+		if e.ComplexityRoot.Mutation.TrackEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_trackEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TrackEvent(childComplexity, args["input"].(model.TrackEventInput)), true
 	case "Mutation.warehouseCreate":
 		if e.ComplexityRoot.Mutation.WarehouseCreate == nil {
 			break
@@ -7010,6 +7427,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductPriceRange.Min(childComplexity), true
 
+	case "ProductSales.productId":
+		if e.ComplexityRoot.ProductSales.ProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductSales.ProductID(childComplexity), true
+	case "ProductSales.revenue":
+		if e.ComplexityRoot.ProductSales.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductSales.Revenue(childComplexity), true
+	case "ProductSales.title":
+		if e.ComplexityRoot.ProductSales.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductSales.Title(childComplexity), true
+	case "ProductSales.units":
+		if e.ComplexityRoot.ProductSales.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductSales.Units(childComplexity), true
+
 	case "ProductUpdatePayload.product":
 		if e.ComplexityRoot.ProductUpdatePayload.Product == nil {
 			break
@@ -7328,7 +7770,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Customer(childComplexity), true
+		args, err := ec.field_Query_customer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Customer(childComplexity, args["id"].(*uuid.UUID)), true
 	case "Query.customerEvents":
 		if e.ComplexityRoot.Query.CustomerEvents == nil {
 			break
@@ -7406,6 +7853,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.EmailTemplates(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.EmailTemplateOrder), args["where"].(*ent.EmailTemplateWhereInput)), true
+	case "Query.growthOverview":
+		if e.ComplexityRoot.Query.GrowthOverview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_growthOverview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GrowthOverview(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["timeZone"].(*string)), true
 
 	case "Query.inventoryLevels":
 		if e.ComplexityRoot.Query.InventoryLevels == nil {
@@ -7529,6 +7987,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["query"].(*string), args["filter"].(*model.ProductFilter), args["sortKey"].(*model.ProductSortKeys), args["reverse"].(*bool), args["where"].(*ent.ProductWhereInput), args["orderBy"].(*ent.ProductOrder)), true
+	case "Query.segmentMembers":
+		if e.ComplexityRoot.Query.SegmentMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_segmentMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SegmentMembers(childComplexity, args["segmentId"].(uuid.UUID), args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID])), true
+	case "Query.segmentPreview":
+		if e.ComplexityRoot.Query.SegmentPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_segmentPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SegmentPreview(childComplexity, args["rules"].(map[string]any)), true
 	case "Query.shippingMethods":
 		if e.ComplexityRoot.Query.ShippingMethods == nil {
 			break
@@ -7891,6 +8371,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SegmentMemberEdge.Node(childComplexity), true
+
+	case "SegmentPayload.segment":
+		if e.ComplexityRoot.SegmentPayload.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentPayload.Segment(childComplexity), true
+	case "SegmentPayload.userErrors":
+		if e.ComplexityRoot.SegmentPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentPayload.UserErrors(childComplexity), true
+
+	case "SegmentPreviewPayload.count":
+		if e.ComplexityRoot.SegmentPreviewPayload.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentPreviewPayload.Count(childComplexity), true
+	case "SegmentPreviewPayload.userErrors":
+		if e.ComplexityRoot.SegmentPreviewPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentPreviewPayload.UserErrors(childComplexity), true
 
 	case "ShippingMethod.active":
 		if e.ComplexityRoot.ShippingMethod.Active == nil {
@@ -8449,6 +8955,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TokenRefreshPayload.UserErrors(childComplexity), true
+
+	case "TrackEventPayload.eventId":
+		if e.ComplexityRoot.TrackEventPayload.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackEventPayload.EventID(childComplexity), true
+	case "TrackEventPayload.userErrors":
+		if e.ComplexityRoot.TrackEventPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackEventPayload.UserErrors(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -9134,6 +9653,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditLogWhereInput", ec.unmarshalInputAuditLogWhereInput),
 			graphql.NewInputUnmarshaler("AutomationWorkflowOrder", ec.unmarshalInputAutomationWorkflowOrder),
 			graphql.NewInputUnmarshaler("AutomationWorkflowWhereInput", ec.unmarshalInputAutomationWorkflowWhereInput),
+			graphql.NewInputUnmarshaler("CampaignInput", ec.unmarshalInputCampaignInput),
 			graphql.NewInputUnmarshaler("CapturePopupOrder", ec.unmarshalInputCapturePopupOrder),
 			graphql.NewInputUnmarshaler("CapturePopupWhereInput", ec.unmarshalInputCapturePopupWhereInput),
 			graphql.NewInputUnmarshaler("CartBuyerIdentityInput", ec.unmarshalInputCartBuyerIdentityInput),
@@ -9167,7 +9687,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmailOpenWhereInput", ec.unmarshalInputEmailOpenWhereInput),
 			graphql.NewInputUnmarshaler("EmailSendOrder", ec.unmarshalInputEmailSendOrder),
 			graphql.NewInputUnmarshaler("EmailSendWhereInput", ec.unmarshalInputEmailSendWhereInput),
+			graphql.NewInputUnmarshaler("EmailTemplateInput", ec.unmarshalInputEmailTemplateInput),
 			graphql.NewInputUnmarshaler("EmailTemplateOrder", ec.unmarshalInputEmailTemplateOrder),
+			graphql.NewInputUnmarshaler("EmailTemplatePreviewInput", ec.unmarshalInputEmailTemplatePreviewInput),
 			graphql.NewInputUnmarshaler("EmailTemplateWhereInput", ec.unmarshalInputEmailTemplateWhereInput),
 			graphql.NewInputUnmarshaler("InventoryAdjustInput", ec.unmarshalInputInventoryAdjustInput),
 			graphql.NewInputUnmarshaler("InventoryLevelOrder", ec.unmarshalInputInventoryLevelOrder),
@@ -9220,6 +9742,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RefundCreateInput", ec.unmarshalInputRefundCreateInput),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundWhereInput", ec.unmarshalInputRefundWhereInput),
+			graphql.NewInputUnmarshaler("SegmentInput", ec.unmarshalInputSegmentInput),
 			graphql.NewInputUnmarshaler("SegmentMemberOrder", ec.unmarshalInputSegmentMemberOrder),
 			graphql.NewInputUnmarshaler("SegmentMemberWhereInput", ec.unmarshalInputSegmentMemberWhereInput),
 			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
@@ -9232,6 +9755,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("StorefrontConfigUpdateInput", ec.unmarshalInputStorefrontConfigUpdateInput),
 			graphql.NewInputUnmarshaler("StorefrontConfigWhereInput", ec.unmarshalInputStorefrontConfigWhereInput),
 			graphql.NewInputUnmarshaler("TokenRefreshInput", ec.unmarshalInputTokenRefreshInput),
+			graphql.NewInputUnmarshaler("TrackEventInput", ec.unmarshalInputTrackEventInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 			graphql.NewInputUnmarshaler("WarehouseCreateInput", ec.unmarshalInputWarehouseCreateInput),
@@ -9339,8 +9863,6 @@ var sources = []*ast.Source{
 	{Name: "../auth.graphqls", Input: `extend type Query {
   "The signed-in staff user and their store."
   me: Me! @auth(scope: STAFF)
-  "The signed-in storefront customer."
-  customer: Customer! @auth(scope: CUSTOMER)
   "Every permission a secret API key can hold."
   apiKeyPermissions: [String!]! @auth(scope: STAFF, permission: "settings:read")
 }
@@ -10610,6 +11132,257 @@ enum UserErrorCode {
   BILLING_CANCELED
   "Plans are not billed on this server (Stripe or plan prices not configured)."
   BILLING_DISABLED
+  "A segment rule nests too deeply or has too many conditions."
+  TOO_COMPLEX
+  "The input uses something this server does not support (the message says what)."
+  UNSUPPORTED
+  "A template does not parse (the message gives the line)."
+  TEMPLATE_SYNTAX
+  "A template names a variable that templates do not have (docs/email-templates.md)."
+  TEMPLATE_UNKNOWN_VARIABLE
+  "A template calls a function that templates do not have."
+  TEMPLATE_UNKNOWN_FUNCTION
+  "A template uses a construct that is not allowed (e.g. define, block, template)."
+  TEMPLATE_UNSUPPORTED
+  "A template or its output is larger than allowed."
+  TEMPLATE_TOO_LARGE
+  "A template took longer than allowed to render."
+  TEMPLATE_TIMEOUT
+  "A template failed while rendering (the message says why)."
+  TEMPLATE_RENDER
+  "A signed link or token expired."
+  TOKEN_EXPIRED
+}
+`, BuiltIn: false},
+	{Name: "../marketing.graphqls", Input: `# The marketing engine (docs/marketing.md): tracked events, customer
+# profiles, segments, email templates and campaigns, analytics.
+
+extend type Query {
+  """
+  A customer profile. With an id: the store's staff (customers:read) read
+  any customer of their store. Without: the signed-in storefront customer
+  reads their own profile.
+  """
+  customer(id: ID): Customer! @auth(scope: STOREFRONT)
+  "The members of a segment, in the order they joined."
+  segmentMembers(segmentId: ID!, first: Int, after: Cursor): SegmentMemberConnection! @auth(scope: STAFF, permission: "customers:read")
+  "How many customers a rule matches now, without saving it (segment builder preview)."
+  segmentPreview(rules: Map!): SegmentPreviewPayload! @auth(scope: STAFF, permission: "customers:read")
+  """
+  The dashboard's growth figures between from (inclusive) and to
+  (exclusive), days in the store's time zone (or timeZone).
+  """
+  growthOverview(from: Time!, to: Time!, timeZone: String): GrowthOverview! @auth(scope: STAFF, permission: "orders:read")
+}
+
+extend type Mutation {
+  """
+  Record a customer event from the storefront (a visitor with its
+  anonymousId, or the signed-in customer, whose earlier anonymous events are
+  then attached to them) or from a server (secret key, customerId).
+  """
+  trackEvent(input: TrackEventInput!): TrackEventPayload! @auth(scope: STOREFRONT)
+
+  "Create a segment; a DYNAMIC segment's members are computed at once and kept current."
+  segmentCreate(input: SegmentInput!): SegmentPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Change a segment (its members are recomputed when its rules change)."
+  segmentUpdate(id: ID!, input: SegmentInput!): SegmentPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Recompute a DYNAMIC segment's members now."
+  segmentRefresh(id: ID!): SegmentPayload! @auth(scope: STAFF, permission: "marketing:write")
+
+  "Create an email template (validated: syntax, variables, functions, size)."
+  emailTemplateCreate(input: EmailTemplateInput!): EmailTemplatePayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Change an email template."
+  emailTemplateUpdate(id: ID!, input: EmailTemplateInput!): EmailTemplatePayload! @auth(scope: STAFF, permission: "marketing:write")
+  """
+  Render a template (a saved one, or the given subject and bodies) for a
+  sample customer, or for one of the store's customers.
+  """
+  emailTemplatePreview(input: EmailTemplatePreviewInput!): EmailTemplatePreviewPayload! @auth(scope: STAFF, permission: "marketing:read")
+
+  "Create a DRAFT campaign to a segment."
+  campaignCreate(input: CampaignInput!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Change a DRAFT or SCHEDULED campaign."
+  campaignUpdate(id: ID!, input: CampaignInput!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Send a campaign at a time (it moves to SCHEDULED)."
+  campaignSchedule(id: ID!, at: Time!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Send a campaign now."
+  campaignSend(id: ID!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Pause a sending campaign (between two emails)."
+  campaignPause(id: ID!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Resume a paused campaign where it stopped; nobody gets it twice."
+  campaignResume(id: ID!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Cancel a scheduled, sending or paused campaign."
+  campaignCancel(id: ID!): CampaignPayload! @auth(scope: STAFF, permission: "marketing:write")
+}
+
+"Input of trackEvent."
+input TrackEventInput {
+  "snake_case event name, e.g. product_viewed (at most 100 characters)."
+  type: String!
+  "The event's data (at most 50 keys, 8 KiB of JSON, 3 levels)."
+  properties: Map
+  "The storefront's visitor id (required for visitors)."
+  anonymousId: String
+  "An idempotency key: the same messageId again in this store is the same event."
+  messageId: String
+  "When it happened (within the last 24 hours); now when null."
+  occurredAt: Time
+  sessionId: String
+  pageUrl: String
+  referrer: String
+  "The event's money value in minor units, e.g. a cart total."
+  valueAmount: Int
+  currency: String
+  "The customer of a server-side event (secret key or staff only)."
+  customerId: ID
+}
+
+"Result of trackEvent."
+type TrackEventPayload {
+  "The recorded event's id."
+  eventId: ID
+  "INVALID, REQUIRED, TOO_LONG, TOO_MANY (properties), NOT_FOUND (customerId)."
+  userErrors: [UserError!]!
+}
+
+"Input of segmentCreate and segmentUpdate."
+input SegmentInput {
+  name: String!
+  description: String
+  "The rule tree (docs/segments.md) of a DYNAMIC segment."
+  rules: Map
+}
+
+"Result of a segment mutation."
+type SegmentPayload {
+  segment: CustomerSegment
+  "INVALID (with the rule's path), TOO_COMPLEX, TAKEN (name), NOT_FOUND."
+  userErrors: [UserError!]!
+}
+
+"Result of segmentPreview."
+type SegmentPreviewPayload {
+  "Customers matching the rules now; null when they are invalid."
+  count: Int
+  userErrors: [UserError!]!
+}
+
+"Input of emailTemplateCreate and emailTemplateUpdate."
+input EmailTemplateInput {
+  name: String!
+  "The subject (a text template)."
+  subject: String!
+  preheader: String
+  "The HTML body (an html/template: docs/email-templates.md)."
+  htmlBody: String!
+  "The text part; derived from the HTML when null."
+  textBody: String
+  kind: EmailTemplateKind
+}
+
+"Result of an email template mutation."
+type EmailTemplatePayload {
+  template: EmailTemplate
+  "TEMPLATE_SYNTAX, TEMPLATE_UNKNOWN_VARIABLE, TEMPLATE_UNKNOWN_FUNCTION, TEMPLATE_TOO_LARGE, TAKEN, NOT_FOUND."
+  userErrors: [UserError!]!
+}
+
+"Input of emailTemplatePreview: a saved template, or the parts to render."
+input EmailTemplatePreviewInput {
+  templateId: ID
+  subject: String
+  htmlBody: String
+  textBody: String
+  "Render for this customer of the store instead of the sample customer."
+  customerId: ID
+}
+
+"Result of emailTemplatePreview."
+type EmailTemplatePreviewPayload {
+  subject: String
+  html: String
+  text: String
+  userErrors: [UserError!]!
+}
+
+"Input of campaignCreate and campaignUpdate."
+input CampaignInput {
+  name: String!
+  "The segment to send to (only its subscribed members receive it)."
+  segmentId: ID!
+  "A saved template; or subject and htmlBody of the campaign's own."
+  templateId: ID
+  subject: String
+  preheader: String
+  htmlBody: String
+  textBody: String
+  fromName: String
+  fromEmail: String
+  replyTo: String
+  trackOpens: Boolean
+  trackClicks: Boolean
+  "Emails a minute at most (0: the server's default)."
+  sendRatePerMinute: Int
+  utmSource: String
+  utmMedium: String
+  utmCampaign: String
+}
+
+"Result of a campaign mutation."
+type CampaignPayload {
+  campaign: EmailCampaign
+  "INVALID, INVALID_STATE (e.g. resuming a campaign that is not paused), NOT_FOUND, PLAN_LIMIT_REACHED."
+  userErrors: [UserError!]!
+}
+
+"The growth dashboard's figures (docs/analytics.md)."
+type GrowthOverview {
+  from: Time!
+  to: Time!
+  timeZone: String!
+  currencyCode: String!
+  "grossSales minus refunds: what the store kept of the range (negative when refunds of earlier orders outweigh sales)."
+  revenue: Money!
+  "Totals of the orders paid in the range."
+  grossSales: Money!
+  "Refunds that succeeded in the range, whenever their order was paid."
+  refunds: Money!
+  "Orders paid in the range."
+  orders: Int!
+  averageOrderValue: Money!
+  "Buyers whose first paid order is in the range."
+  newCustomers: Int!
+  "Buyers with a paid order before the range and one in it."
+  returningCustomers: Int!
+  "Tracked storefront sessions in the range."
+  sessions: Int!
+  "Of those, sessions with an order_placed event in the range."
+  convertedSessions: Int!
+  "convertedSessions / sessions (0 without sessions)."
+  conversionRate: Float!
+  "Best sellers by revenue (order lines' totals)."
+  topProducts: [ProductSales!]!
+  "Best sellers by units."
+  topProductsByUnits: [ProductSales!]!
+  "One point a day, days without sales included."
+  daily: [GrowthDay!]!
+}
+
+"A product's sales in a growthOverview."
+type ProductSales {
+  productId: ID
+  title: String!
+  units: Int!
+  revenue: Money!
+}
+
+"One day of a growthOverview."
+type GrowthDay {
+  date: String!
+  revenue: Money!
+  orders: Int!
+  newCustomers: Int!
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -23795,6 +24568,16 @@ func (ec *executionContext) childFields_AutomationWorkflowEdge(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type AutomationWorkflowEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CampaignPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "campaign":
+		return ec.fieldContext_CampaignPayload_campaign(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CampaignPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CampaignProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "eventId":
@@ -24841,6 +25624,84 @@ func (ec *executionContext) childFields_EmailTemplateEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EmailTemplateEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_EmailTemplatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "template":
+		return ec.fieldContext_EmailTemplatePayload_template(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_EmailTemplatePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailTemplatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EmailTemplatePreviewPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subject":
+		return ec.fieldContext_EmailTemplatePreviewPayload_subject(ctx, field)
+	case "html":
+		return ec.fieldContext_EmailTemplatePreviewPayload_html(ctx, field)
+	case "text":
+		return ec.fieldContext_EmailTemplatePreviewPayload_text(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_EmailTemplatePreviewPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailTemplatePreviewPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_GrowthDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "date":
+		return ec.fieldContext_GrowthDay_date(ctx, field)
+	case "revenue":
+		return ec.fieldContext_GrowthDay_revenue(ctx, field)
+	case "orders":
+		return ec.fieldContext_GrowthDay_orders(ctx, field)
+	case "newCustomers":
+		return ec.fieldContext_GrowthDay_newCustomers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrowthDay", field.Name)
+}
+
+func (ec *executionContext) childFields_GrowthOverview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_GrowthOverview_from(ctx, field)
+	case "to":
+		return ec.fieldContext_GrowthOverview_to(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_GrowthOverview_timeZone(ctx, field)
+	case "currencyCode":
+		return ec.fieldContext_GrowthOverview_currencyCode(ctx, field)
+	case "revenue":
+		return ec.fieldContext_GrowthOverview_revenue(ctx, field)
+	case "grossSales":
+		return ec.fieldContext_GrowthOverview_grossSales(ctx, field)
+	case "refunds":
+		return ec.fieldContext_GrowthOverview_refunds(ctx, field)
+	case "orders":
+		return ec.fieldContext_GrowthOverview_orders(ctx, field)
+	case "averageOrderValue":
+		return ec.fieldContext_GrowthOverview_averageOrderValue(ctx, field)
+	case "newCustomers":
+		return ec.fieldContext_GrowthOverview_newCustomers(ctx, field)
+	case "returningCustomers":
+		return ec.fieldContext_GrowthOverview_returningCustomers(ctx, field)
+	case "sessions":
+		return ec.fieldContext_GrowthOverview_sessions(ctx, field)
+	case "convertedSessions":
+		return ec.fieldContext_GrowthOverview_convertedSessions(ctx, field)
+	case "conversionRate":
+		return ec.fieldContext_GrowthOverview_conversionRate(ctx, field)
+	case "topProducts":
+		return ec.fieldContext_GrowthOverview_topProducts(ctx, field)
+	case "topProductsByUnits":
+		return ec.fieldContext_GrowthOverview_topProductsByUnits(ctx, field)
+	case "daily":
+		return ec.fieldContext_GrowthOverview_daily(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrowthOverview", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "row":
@@ -25801,6 +26662,20 @@ func (ec *executionContext) childFields_ProductPriceRange(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ProductPriceRange", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductSales(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productId":
+		return ec.fieldContext_ProductSales_productId(ctx, field)
+	case "title":
+		return ec.fieldContext_ProductSales_title(ctx, field)
+	case "units":
+		return ec.fieldContext_ProductSales_units(ctx, field)
+	case "revenue":
+		return ec.fieldContext_ProductSales_revenue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductSales", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductUpdatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "product":
@@ -26025,6 +26900,26 @@ func (ec *executionContext) childFields_SegmentMemberEdge(ctx context.Context, f
 		return ec.fieldContext_SegmentMemberEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentMemberEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SegmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "segment":
+		return ec.fieldContext_SegmentPayload_segment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SegmentPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SegmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SegmentPreviewPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_SegmentPreviewPayload_count(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SegmentPreviewPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SegmentPreviewPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ShippingMethod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -26267,6 +27162,16 @@ func (ec *executionContext) childFields_TokenRefreshPayload(ctx context.Context,
 		return ec.fieldContext_TokenRefreshPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TokenRefreshPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TrackEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_TrackEventPayload_eventId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_TrackEventPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrackEventPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/ent/discount"
+	"github.com/omnisphere/omnisphere/ent/emailtemplate"
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/order"
 	"github.com/omnisphere/omnisphere/ent/orderpayment"
@@ -56,6 +57,36 @@ type AccountDeletePayload struct {
 	// Staff only: true when the last owner left and the store closed.
 	StoreClosed bool         `json:"storeClosed"`
 	UserErrors  []*UserError `json:"userErrors"`
+}
+
+// Input of campaignCreate and campaignUpdate.
+type CampaignInput struct {
+	Name string `json:"name"`
+	// The segment to send to (only its subscribed members receive it).
+	SegmentID uuid.UUID `json:"segmentId"`
+	// A saved template; or subject and htmlBody of the campaign's own.
+	TemplateID  *uuid.UUID `json:"templateId,omitempty"`
+	Subject     *string    `json:"subject,omitempty"`
+	Preheader   *string    `json:"preheader,omitempty"`
+	HTMLBody    *string    `json:"htmlBody,omitempty"`
+	TextBody    *string    `json:"textBody,omitempty"`
+	FromName    *string    `json:"fromName,omitempty"`
+	FromEmail   *string    `json:"fromEmail,omitempty"`
+	ReplyTo     *string    `json:"replyTo,omitempty"`
+	TrackOpens  *bool      `json:"trackOpens,omitempty"`
+	TrackClicks *bool      `json:"trackClicks,omitempty"`
+	// Emails a minute at most (0: the server's default).
+	SendRatePerMinute *int    `json:"sendRatePerMinute,omitempty"`
+	UtmSource         *string `json:"utmSource,omitempty"`
+	UtmMedium         *string `json:"utmMedium,omitempty"`
+	UtmCampaign       *string `json:"utmCampaign,omitempty"`
+}
+
+// Result of a campaign mutation.
+type CampaignPayload struct {
+	Campaign *ent.EmailCampaign `json:"campaign,omitempty"`
+	// INVALID, INVALID_STATE (e.g. resuming a campaign that is not paused), NOT_FOUND, PLAN_LIMIT_REACHED.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // An email campaign's counters while it sends.
@@ -334,6 +365,85 @@ type DiscountInput struct {
 type DiscountPayload struct {
 	Discount   *ent.Discount `json:"discount,omitempty"`
 	UserErrors []*UserError  `json:"userErrors"`
+}
+
+// Input of emailTemplateCreate and emailTemplateUpdate.
+type EmailTemplateInput struct {
+	Name string `json:"name"`
+	// The subject (a text template).
+	Subject   string  `json:"subject"`
+	Preheader *string `json:"preheader,omitempty"`
+	// The HTML body (an html/template: docs/email-templates.md).
+	HTMLBody string `json:"htmlBody"`
+	// The text part; derived from the HTML when null.
+	TextBody *string             `json:"textBody,omitempty"`
+	Kind     *emailtemplate.Kind `json:"kind,omitempty"`
+}
+
+// Result of an email template mutation.
+type EmailTemplatePayload struct {
+	Template *ent.EmailTemplate `json:"template,omitempty"`
+	// TEMPLATE_SYNTAX, TEMPLATE_UNKNOWN_VARIABLE, TEMPLATE_UNKNOWN_FUNCTION, TEMPLATE_TOO_LARGE, TAKEN, NOT_FOUND.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Input of emailTemplatePreview: a saved template, or the parts to render.
+type EmailTemplatePreviewInput struct {
+	TemplateID *uuid.UUID `json:"templateId,omitempty"`
+	Subject    *string    `json:"subject,omitempty"`
+	HTMLBody   *string    `json:"htmlBody,omitempty"`
+	TextBody   *string    `json:"textBody,omitempty"`
+	// Render for this customer of the store instead of the sample customer.
+	CustomerID *uuid.UUID `json:"customerId,omitempty"`
+}
+
+// Result of emailTemplatePreview.
+type EmailTemplatePreviewPayload struct {
+	Subject    *string      `json:"subject,omitempty"`
+	HTML       *string      `json:"html,omitempty"`
+	Text       *string      `json:"text,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// One day of a growthOverview.
+type GrowthDay struct {
+	Date         string `json:"date"`
+	Revenue      *Money `json:"revenue"`
+	Orders       int    `json:"orders"`
+	NewCustomers int    `json:"newCustomers"`
+}
+
+// The growth dashboard's figures (docs/analytics.md).
+type GrowthOverview struct {
+	From         time.Time `json:"from"`
+	To           time.Time `json:"to"`
+	TimeZone     string    `json:"timeZone"`
+	CurrencyCode string    `json:"currencyCode"`
+	// grossSales minus refunds: what the store kept of the range (negative when refunds of earlier orders outweigh sales).
+	Revenue *Money `json:"revenue"`
+	// Totals of the orders paid in the range.
+	GrossSales *Money `json:"grossSales"`
+	// Refunds that succeeded in the range, whenever their order was paid.
+	Refunds *Money `json:"refunds"`
+	// Orders paid in the range.
+	Orders            int    `json:"orders"`
+	AverageOrderValue *Money `json:"averageOrderValue"`
+	// Buyers whose first paid order is in the range.
+	NewCustomers int `json:"newCustomers"`
+	// Buyers with a paid order before the range and one in it.
+	ReturningCustomers int `json:"returningCustomers"`
+	// Tracked storefront sessions in the range.
+	Sessions int `json:"sessions"`
+	// Of those, sessions with an order_placed event in the range.
+	ConvertedSessions int `json:"convertedSessions"`
+	// convertedSessions / sessions (0 without sessions).
+	ConversionRate float64 `json:"conversionRate"`
+	// Best sellers by revenue (order lines' totals).
+	TopProducts []*ProductSales `json:"topProducts"`
+	// Best sellers by units.
+	TopProductsByUnits []*ProductSales `json:"topProductsByUnits"`
+	// One point a day, days without sales included.
+	Daily []*GrowthDay `json:"daily"`
 }
 
 // Why one row of an import failed.
@@ -759,6 +869,14 @@ type ProductPriceRange struct {
 	Max *Money `json:"max"`
 }
 
+// A product's sales in a growthOverview.
+type ProductSales struct {
+	ProductID *uuid.UUID `json:"productId,omitempty"`
+	Title     string     `json:"title"`
+	Units     int        `json:"units"`
+	Revenue   *Money     `json:"revenue"`
+}
+
 type ProductUpdateInput struct {
 	ID    uuid.UUID `json:"id"`
 	Title *string   `json:"title,omitempty"`
@@ -889,6 +1007,28 @@ type Seo struct {
 	Description *string `json:"description,omitempty"`
 }
 
+// Input of segmentCreate and segmentUpdate.
+type SegmentInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	// The rule tree (docs/segments.md) of a DYNAMIC segment.
+	Rules map[string]any `json:"rules,omitempty"`
+}
+
+// Result of a segment mutation.
+type SegmentPayload struct {
+	Segment *ent.CustomerSegment `json:"segment,omitempty"`
+	// INVALID (with the rule's path), TOO_COMPLEX, TAKEN (name), NOT_FOUND.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Result of segmentPreview.
+type SegmentPreviewPayload struct {
+	// Customers matching the rules now; null when they are invalid.
+	Count      *int         `json:"count,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type ShippingMethodInput struct {
 	Name        *string `json:"name,omitempty"`
 	Code        *string `json:"code,omitempty"`
@@ -991,6 +1131,36 @@ type TokenRefreshPayload struct {
 	AccessToken  *string      `json:"accessToken,omitempty"`
 	RefreshToken *string      `json:"refreshToken,omitempty"`
 	UserErrors   []*UserError `json:"userErrors"`
+}
+
+// Input of trackEvent.
+type TrackEventInput struct {
+	// snake_case event name, e.g. product_viewed (at most 100 characters).
+	Type string `json:"type"`
+	// The event's data (at most 50 keys, 8 KiB of JSON, 3 levels).
+	Properties map[string]any `json:"properties,omitempty"`
+	// The storefront's visitor id (required for visitors).
+	AnonymousID *string `json:"anonymousId,omitempty"`
+	// An idempotency key: the same messageId again in this store is the same event.
+	MessageID *string `json:"messageId,omitempty"`
+	// When it happened (within the last 24 hours); now when null.
+	OccurredAt *time.Time `json:"occurredAt,omitempty"`
+	SessionID  *string    `json:"sessionId,omitempty"`
+	PageURL    *string    `json:"pageUrl,omitempty"`
+	Referrer   *string    `json:"referrer,omitempty"`
+	// The event's money value in minor units, e.g. a cart total.
+	ValueAmount *int    `json:"valueAmount,omitempty"`
+	Currency    *string `json:"currency,omitempty"`
+	// The customer of a server-side event (secret key or staff only).
+	CustomerID *uuid.UUID `json:"customerId,omitempty"`
+}
+
+// Result of trackEvent.
+type TrackEventPayload struct {
+	// The recorded event's id.
+	EventID *uuid.UUID `json:"eventId,omitempty"`
+	// INVALID, REQUIRED, TOO_LONG, TOO_MANY (properties), NOT_FOUND (customerId).
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // A problem with a mutation's input that the caller can fix. Mutations return
@@ -1483,6 +1653,26 @@ const (
 	UserErrorCodeBillingCanceled UserErrorCode = "BILLING_CANCELED"
 	// Plans are not billed on this server (Stripe or plan prices not configured).
 	UserErrorCodeBillingDisabled UserErrorCode = "BILLING_DISABLED"
+	// A segment rule nests too deeply or has too many conditions.
+	UserErrorCodeTooComplex UserErrorCode = "TOO_COMPLEX"
+	// The input uses something this server does not support (the message says what).
+	UserErrorCodeUnsupported UserErrorCode = "UNSUPPORTED"
+	// A template does not parse (the message gives the line).
+	UserErrorCodeTemplateSyntax UserErrorCode = "TEMPLATE_SYNTAX"
+	// A template names a variable that templates do not have (docs/email-templates.md).
+	UserErrorCodeTemplateUnknownVariable UserErrorCode = "TEMPLATE_UNKNOWN_VARIABLE"
+	// A template calls a function that templates do not have.
+	UserErrorCodeTemplateUnknownFunction UserErrorCode = "TEMPLATE_UNKNOWN_FUNCTION"
+	// A template uses a construct that is not allowed (e.g. define, block, template).
+	UserErrorCodeTemplateUnsupported UserErrorCode = "TEMPLATE_UNSUPPORTED"
+	// A template or its output is larger than allowed.
+	UserErrorCodeTemplateTooLarge UserErrorCode = "TEMPLATE_TOO_LARGE"
+	// A template took longer than allowed to render.
+	UserErrorCodeTemplateTimeout UserErrorCode = "TEMPLATE_TIMEOUT"
+	// A template failed while rendering (the message says why).
+	UserErrorCodeTemplateRender UserErrorCode = "TEMPLATE_RENDER"
+	// A signed link or token expired.
+	UserErrorCodeTokenExpired UserErrorCode = "TOKEN_EXPIRED"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -1518,11 +1708,21 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeBillingPastDue,
 	UserErrorCodeBillingCanceled,
 	UserErrorCodeBillingDisabled,
+	UserErrorCodeTooComplex,
+	UserErrorCodeUnsupported,
+	UserErrorCodeTemplateSyntax,
+	UserErrorCodeTemplateUnknownVariable,
+	UserErrorCodeTemplateUnknownFunction,
+	UserErrorCodeTemplateUnsupported,
+	UserErrorCodeTemplateTooLarge,
+	UserErrorCodeTemplateTimeout,
+	UserErrorCodeTemplateRender,
+	UserErrorCodeTokenExpired,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany, UserErrorCodeOutOfStock, UserErrorCodeUnavailable, UserErrorCodeIdempotencyKeyMismatch, UserErrorCodeCartCompleted, UserErrorCodeCartEmpty, UserErrorCodeDiscountInvalid, UserErrorCodeDiscountUsageLimitReached, UserErrorCodeDiscountAlreadyUsed, UserErrorCodeDiscountMinimumNotMet, UserErrorCodeDiscountNotCombinable, UserErrorCodeShippingMethodRequired, UserErrorCodeInvalidState, UserErrorCodeRefundExceedsCaptured, UserErrorCodePaymentsNotEnabled, UserErrorCodePaymentFailed, UserErrorCodeLoginRequired, UserErrorCodePlanLimitReached, UserErrorCodeBillingPastDue, UserErrorCodeBillingCanceled, UserErrorCodeBillingDisabled:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTaken, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeTokenReused, UserErrorCodeUnknownPermission, UserErrorCodeNotFound, UserErrorCodeLastOwner, UserErrorCodeTooMany, UserErrorCodeOutOfStock, UserErrorCodeUnavailable, UserErrorCodeIdempotencyKeyMismatch, UserErrorCodeCartCompleted, UserErrorCodeCartEmpty, UserErrorCodeDiscountInvalid, UserErrorCodeDiscountUsageLimitReached, UserErrorCodeDiscountAlreadyUsed, UserErrorCodeDiscountMinimumNotMet, UserErrorCodeDiscountNotCombinable, UserErrorCodeShippingMethodRequired, UserErrorCodeInvalidState, UserErrorCodeRefundExceedsCaptured, UserErrorCodePaymentsNotEnabled, UserErrorCodePaymentFailed, UserErrorCodeLoginRequired, UserErrorCodePlanLimitReached, UserErrorCodeBillingPastDue, UserErrorCodeBillingCanceled, UserErrorCodeBillingDisabled, UserErrorCodeTooComplex, UserErrorCodeUnsupported, UserErrorCodeTemplateSyntax, UserErrorCodeTemplateUnknownVariable, UserErrorCodeTemplateUnknownFunction, UserErrorCodeTemplateUnsupported, UserErrorCodeTemplateTooLarge, UserErrorCodeTemplateTimeout, UserErrorCodeTemplateRender, UserErrorCodeTokenExpired:
 		return true
 	}
 	return false

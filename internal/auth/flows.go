@@ -23,6 +23,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/segmentmember"
 	"github.com/omnisphere/omnisphere/ent/shoppingcart"
 	"github.com/omnisphere/omnisphere/ent/user"
+	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -424,6 +425,13 @@ func (s *Service) RegisterCustomer(ctx context.Context, in CustomerRegisterInput
 			c, err = create.Save(sctx)
 		}
 		if err != nil {
+			return err
+		}
+		var msg events.Message = events.CustomerCreated{CustomerID: c.ID, Email: c.Email, Source: string(customer.SourceSTOREFRONT)}
+		if existing != nil {
+			msg = events.CustomerUpdated{CustomerID: c.ID, Changed: []string{"account"}}
+		}
+		if _, err := events.Write(sctx, tx, v.MerchantID, msg); err != nil {
 			return err
 		}
 		sess, _, err := s.newSession(sctx, tx, KindCustomer, c.ID, v.MerchantID, uuid.Nil)

@@ -138,7 +138,11 @@ func (s *Service) markPaid(ctx context.Context, c *ent.Client, o *ent.Order, pay
 	if o.Status == order.StatusCANCELLED {
 		// Paid after it was cancelled (a hold expired, an earlier attempt
 		// failed): take the stock again, or give the money back.
-		return s.paidAfterCancel(ctx, c, o, pay)
+		o, err := s.paidAfterCancel(ctx, c, o, pay)
+		if err != nil {
+			return nil, err
+		}
+		return o, s.syncProfile(ctx, c, o)
 	}
 	to, err := Next(o.Status, ActPay)
 	if err != nil {
@@ -152,7 +156,7 @@ func (s *Service) markPaid(ctx context.Context, c *ent.Client, o *ent.Order, pay
 	if _, err := events.Write(ctx, c, o.MerchantID, events.OrderPaid{OrderState: orderState(o), PaymentID: pay.ID, Amount: pay.Amount}); err != nil {
 		return nil, err
 	}
-	return o, nil
+	return o, s.syncProfile(ctx, c, o)
 }
 
 // paidAfterCancel handles a payment that succeeded on an order already
@@ -210,7 +214,7 @@ func (s *Service) paidAfterCancel(ctx context.Context, c *ent.Client, o *ent.Ord
 	if _, err := events.Write(ctx, c, o.MerchantID, events.OrderPaid{OrderState: orderState(o), PaymentID: pay.ID, Amount: pay.Amount}); err != nil {
 		return nil, err
 	}
-	return o, nil
+	return o, s.syncProfile(ctx, c, o)
 }
 
 // refundCancelled writes a full refund of a cancelled order whose payment
@@ -702,8 +706,10 @@ func (s *Service) refunded(ctx context.Context, c *ent.Client, o *ent.Order, r *
 	if err != nil {
 		return err
 	}
-	_, err = events.Write(ctx, c, o.MerchantID, events.OrderRefunded{OrderState: orderState(o), RefundID: r.ID, Amount: r.Amount})
-	return err
+	if _, err = events.Write(ctx, c, o.MerchantID, events.OrderRefunded{OrderState: orderState(o), RefundID: r.ID, Amount: r.Amount}); err != nil {
+		return err
+	}
+	return s.syncProfile(ctx, c, o)
 }
 
 // order reads an order of ctx's store for the caller (after commit).

@@ -74,6 +74,10 @@ type Service struct {
 	// Gate, when set (before serving), is asked before Complete makes an
 	// order.
 	Gate OrderGate
+	// Profiles, when set (before serving), keeps the buyer's customer
+	// profile in step with the order, in the transaction that marks it paid
+	// or books a refund.
+	Profiles ProfileSync
 
 	client  *ent.Client
 	dialect string
@@ -83,6 +87,21 @@ type Service struct {
 	log     *slog.Logger
 	clock   atomic.Pointer[func() time.Time]
 	intents singleflight.Group
+}
+
+// ProfileSync is the marketing engine's side of an order's money: SyncOrder
+// runs in the transaction that changed order o (paid, refunded) and updates
+// the buyer's profile (marketing.Service).
+type ProfileSync interface {
+	SyncOrder(ctx context.Context, c *ent.Client, o *ent.Order) error
+}
+
+// syncProfile calls Profiles, when set, for order o in c's transaction.
+func (s *Service) syncProfile(ctx context.Context, c *ent.Client, o *ent.Order) error {
+	if s.Profiles == nil || o == nil {
+		return nil
+	}
+	return s.Profiles.SyncOrder(ctx, c, o)
 }
 
 // New returns the checkout service over client (of the given dialect:

@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/graph/model"
+	"github.com/omnisphere/omnisphere/internal/marketing"
+	"github.com/omnisphere/omnisphere/internal/marketing/analytics"
+)
+
+// Helpers of marketing.resolvers.go.
+
+func str(p *string) string { return deref(p) }
+
+func segmentPayload(s *ent.CustomerSegment, err error) (*model.SegmentPayload, error) {
+	if err != nil {
+		ue, err := userErrors(err)
+		return &model.SegmentPayload{UserErrors: ue}, err
+	}
+	return &model.SegmentPayload{Segment: s, UserErrors: []*model.UserError{}}, nil
+}
+
+func templatePayload(t *ent.EmailTemplate, err error) (*model.EmailTemplatePayload, error) {
+	if err != nil {
+		ue, err := userErrors(err)
+		return &model.EmailTemplatePayload{UserErrors: ue}, err
+	}
+	return &model.EmailTemplatePayload{Template: t, UserErrors: []*model.UserError{}}, nil
+}
+
+func campaignPayload(c *ent.EmailCampaign, err error) (*model.CampaignPayload, error) {
+	if err != nil {
+		ue, err := userErrors(err)
+		return &model.CampaignPayload{UserErrors: ue}, err
+	}
+	return &model.CampaignPayload{Campaign: c, UserErrors: []*model.UserError{}}, nil
+}
+
+func templateInput(in model.EmailTemplateInput) marketing.TemplateInput {
+	return marketing.TemplateInput{Name: in.Name, Subject: in.Subject, HTML: in.HTMLBody, Preheader: in.Preheader, Text: in.TextBody, Kind: in.Kind}
+}
+
+func campaignInput(in model.CampaignInput) marketing.CampaignInput {
+	return marketing.CampaignInput{Name: in.Name, SegmentID: in.SegmentID, TemplateID: in.TemplateID, Subject: in.Subject,
+		Preheader: in.Preheader, HTML: in.HTMLBody, Text: in.TextBody, FromName: in.FromName, FromEmail: in.FromEmail,
+		ReplyTo: in.ReplyTo, TrackOpens: in.TrackOpens, TrackClicks: in.TrackClicks, SendRatePerMinute: in.SendRatePerMinute,
+		UTMSource: in.UtmSource, UTMMedium: in.UtmMedium, UTMCampaign: in.UtmCampaign}
+}
+
+func productSales(ps []analytics.ProductSales, currency string) []*model.ProductSales {
+	out := make([]*model.ProductSales, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, &model.ProductSales{ProductID: p.ProductID, Title: p.Title, Units: int(p.Units), Revenue: money(p.Revenue, currency)})
+	}
+	return out
+}
+
+func growthOverview(o *analytics.Overview) *model.GrowthOverview {
+	out := &model.GrowthOverview{From: o.From, To: o.To, TimeZone: o.TimeZone, CurrencyCode: o.Currency,
+		Revenue: money(o.Revenue, o.Currency), GrossSales: money(o.GrossSales, o.Currency), Refunds: money(o.Refunds, o.Currency),
+		Orders: o.Orders, AverageOrderValue: money(o.AverageOrderValue, o.Currency), NewCustomers: o.NewCustomers,
+		ReturningCustomers: o.ReturningCustomers, Sessions: o.Sessions, ConvertedSessions: o.ConvertedSessions,
+		ConversionRate: o.ConversionRate, TopProducts: productSales(o.TopByRevenue, o.Currency),
+		TopProductsByUnits: productSales(o.TopByUnits, o.Currency), Daily: make([]*model.GrowthDay, 0, len(o.Daily))}
+	for _, d := range o.Daily {
+		out.Daily = append(out.Daily, &model.GrowthDay{Date: d.Date, Revenue: money(d.Revenue, o.Currency), Orders: d.Orders, NewCustomers: d.NewCustomers})
+	}
+	return out
+}

@@ -13,9 +13,9 @@ import (
 	"github.com/omnisphere/omnisphere/internal/catalog"
 	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/db"
+	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
-	"github.com/omnisphere/omnisphere/internal/events"
 )
 
 // Resolver is the root resolver: the dependencies the resolvers share.

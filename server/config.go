@@ -98,12 +98,12 @@ type Config struct {
 	BillingPastDueGrace time.Duration // BILLING_PAST_DUE_GRACE (168h): full use after a failed plan payment, then admin writes are refused
 
 	// The marketing engine (docs/marketing.md, docs/campaigns.md, docs/email-templates.md).
-	SMTPURL            string        // SMTP_URL: smtp://user:pass@host:port?tls=none|starttls|tls; empty = emails are logged, not sent
-	EmailFrom          string        // EMAIL_FROM (no-reply@<PUBLIC_URL host>): sender of campaigns without their own from address
-	TrackingKeys       string        // TRACKING_KEYS: "id:base64key,…" (first signs); empty = one key derived from JWT_SECRET
-	CampaignPoll       time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
-	CampaignRate       int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
-	CampaignWorkers    int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
+	SMTPURL         string        // SMTP_URL: smtp://user:pass@host:port?tls=none|starttls|tls; empty = emails are logged, not sent
+	EmailFrom       string        // EMAIL_FROM (no-reply@<PUBLIC_URL host>): sender of campaigns without their own from address
+	TrackingKeys    string        // TRACKING_KEYS: "id:base64key,…" (first signs); empty = one key derived from JWT_SECRET
+	CampaignPoll    time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
+	CampaignRate    int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
+	CampaignWorkers int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
 }
 
 // Embedded reports whether the server runs on the embedded default.

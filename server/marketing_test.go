@@ -142,7 +142,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.NoError(t, c.Customer.UpdateOne(bob).SetFirstName("Bob").SetEmailConsent(customer.EmailConsentSUBSCRIBED).Exec(sctx))
 		p := e.mutate(t, &e.staffV, "campaignCreate", `mutation($in: CampaignInput!) { campaignCreate(input: $in) { campaign { id status } `+userErrs+` } }`,
 			map[string]any{"in": map[string]any{"name": "Shoe sale", "segmentId": segmentID, "subject": "Shoes for you, {{.Customer.FirstName}}",
-				"htmlBody": `<p>Hi {{.Customer.FirstName}}</p><a href="https://shop.test/shoes">Shop</a><a href="{{.UnsubscribeURL}}">unsubscribe</a>`,
+				"htmlBody":  `<p>Hi {{.Customer.FirstName}}</p><a href="https://shop.test/shoes">Shop</a><a href="{{.UnsubscribeURL}}">unsubscribe</a>`,
 				"fromEmail": "news@shop.test"}})
 		require.Empty(t, p.list("userErrors"))
 		id := p.str("campaign", "id")

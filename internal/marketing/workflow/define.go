@@ -202,7 +202,7 @@ func (s *Service) Create(ctx context.Context, merchantID uuid.UUID, in Input) (*
 		if _, err := tx.WorkflowStep.CreateBulk(creates...).Save(ctx); err != nil {
 			return err
 		}
-		out = w
+		out = w.Unwrap()
 		return nil
 	})
 	if err != nil {
@@ -579,7 +579,7 @@ func (s *Service) transition(ctx context.Context, merchantID, id uuid.UUID, to a
 			verb := map[automationworkflow.Status]string{automationworkflow.StatusACTIVE: "activated", automationworkflow.StatusPAUSED: "paused"}[to]
 			return fieldErr(CodeInvalidState, path("input", "id"), "A %s workflow cannot be %s.", strings.ToLower(string(w.Status)), verb)
 		}
-		out = w
+		out = w.Unwrap()
 		return nil
 	})
 	if err != nil {

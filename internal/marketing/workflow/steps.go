@@ -284,7 +284,9 @@ func (s *Service) sendStep(ctx context.Context, r *run, e *ent.WorkflowEnrollmen
 		return false, fmt.Errorf("workflow: claim email: %w", err)
 	}
 	if n == 0 {
-		return true, nil // moved meanwhile: look again
+		// Another scheduler claimed it (this one's lease ran out): it
+		// sends and records it.
+		return false, s.release(ctx, e.ID)
 	}
 	row.Attempts++
 	res := s.deliver(ctx, r, e, st, tmpl, cu, row)

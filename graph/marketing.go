@@ -5,6 +5,7 @@ import (
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/analytics"
+	"github.com/omnisphere/omnisphere/internal/marketing/popup"
 )
 
 // Helpers of marketing.resolvers.go.
@@ -63,6 +64,31 @@ func growthOverview(o *analytics.Overview) *model.GrowthOverview {
 		TopProductsByUnits: productSales(o.TopByUnits, o.Currency), Daily: make([]*model.GrowthDay, 0, len(o.Daily))}
 	for _, d := range o.Daily {
 		out.Daily = append(out.Daily, &model.GrowthDay{Date: d.Date, Revenue: money(d.Revenue, o.Currency), Orders: d.Orders, NewCustomers: d.NewCustomers})
+	}
+	return out
+}
+
+func popupPayload(p *ent.CapturePopup, err error) (*model.PopupPayload, error) {
+	if err != nil {
+		ue, err := userErrors(err)
+		return &model.PopupPayload{UserErrors: ue}, err
+	}
+	return &model.PopupPayload{Popup: p, UserErrors: []*model.UserError{}}, nil
+}
+
+func popupInput(in model.PopupInput) popup.Input {
+	out := popup.Input{Name: in.Name, Status: in.Status, Kind: in.Kind, Title: in.Title, Body: in.Body, CTAText: in.CtaText,
+		SuccessMessage: in.SuccessMessage, DiscountCode: in.DiscountCode, DoubleOptIn: in.DoubleOptIn,
+		DelaySeconds: in.DelaySeconds, ScrollDepthPercent: in.ScrollDepthPercent, ExitIntent: in.ExitIntent,
+		StartsAt: in.StartsAt, EndsAt: in.EndsAt, Priority: in.Priority, SegmentID: in.SegmentID}
+	if in.Frequency != nil {
+		out.Frequency = &popup.Frequency{Mode: popup.FrequencyMode(*in.Frequency), Days: deref(in.FrequencyDays)}
+	}
+	if in.IncludePaths != nil {
+		out.IncludePaths = &in.IncludePaths
+	}
+	if in.ExcludePaths != nil {
+		out.ExcludePaths = &in.ExcludePaths
 	}
 	return out
 }

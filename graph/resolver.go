@@ -16,6 +16,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
+	"github.com/omnisphere/omnisphere/internal/marketing/popup"
 )
 
 // Resolver is the root resolver: the dependencies the resolvers share.
@@ -36,6 +37,8 @@ type Resolver struct {
 	// Marketing is the marketing engine (profiles, events, segments,
 	// templates, campaigns' content).
 	Marketing *marketing.Service
+	// Popups are the capture popups.
+	Popups *popup.Service
 	// Campaigns sends campaigns (schedule, send, pause, resume, cancel).
 	Campaigns *campaign.Sender
 	// DB is the database of the raw-SQL reports (analytics).

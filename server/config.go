@@ -106,6 +106,15 @@ type Config struct {
 	CampaignWorkers int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
 }
 
+// defaultEmailFrom is EMAIL_FROM's default: no-reply at PUBLIC_URL's host.
+func (c Config) defaultEmailFrom() string {
+	host := "localhost"
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "no-reply@" + host
+}
+
 // Embedded reports whether the server runs on the embedded default.
 func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 
@@ -216,11 +225,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.SMTPURL = strings.TrimSpace(getenv("SMTP_URL"))
 	c.EmailFrom = strings.TrimSpace(getenv("EMAIL_FROM"))
 	if c.EmailFrom == "" {
-		host := "localhost"
-		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
-			host = u.Hostname()
-		}
-		c.EmailFrom = "no-reply@" + host
+		c.EmailFrom = c.defaultEmailFrom()
 	}
 	c.TrackingKeys = strings.TrimSpace(getenv("TRACKING_KEYS"))
 	c.CampaignPoll = durVar(getenv, "CAMPAIGN_POLL_INTERVAL", 5*time.Second, &errs)

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
+	"net/http"
 
 	"github.com/google/uuid"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
+	"github.com/omnisphere/omnisphere/internal/marketing/popup"
 	"github.com/omnisphere/omnisphere/internal/marketing/tracking"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/viewer"
@@ -34,9 +37,14 @@ func trackingKeys(cfg Config) (*tracking.Keys, error) {
 		}
 		return k, nil
 	}
-	m := hmac.New(sha256.New, cfg.JWTSecret)
-	_, _ = io.WriteString(m, "omnisphere email tracking key v1")
-	return tracking.NewKeys("j1", map[string][]byte{"j1": m.Sum(nil)})
+	return tracking.NewKeys("j1", map[string][]byte{"j1": derivedKey(cfg.JWTSecret, "omnisphere email tracking key v1")})
+}
+
+// derivedKey is a key for one purpose derived from secret (HMAC-SHA256).
+func derivedKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	_, _ = io.WriteString(m, purpose)
+	return m.Sum(nil)
 }
 
 // newMarketing builds the marketing engine: profiles kept by checkout,
@@ -47,11 +55,18 @@ func (s *Server) newMarketing() error {
 	if err != nil {
 		return err
 	}
-	s.Marketing = marketing.New(s.DB.Client, marketing.Mail{PublicURL: cfg.PublicURL, Keys: keys}, s.Log)
-	s.Checkout.Profiles = s.Marketing
+	if cfg.EmailFrom == "" {
+		cfg.EmailFrom = cfg.defaultEmailFrom()
+	}
 	s.Mailer, err = mailer.New(cfg.SMTPURL, s.Log)
 	if err != nil {
 		return fmt.Errorf("SMTP_URL: %w", err)
+	}
+	s.Marketing = marketing.New(s.DB.Client, marketing.Mail{PublicURL: cfg.PublicURL, Keys: keys, Sender: s.Mailer, From: cfg.EmailFrom}, s.Log)
+	s.Checkout.Profiles = s.Marketing
+	s.Popups, err = popup.New(s.DB.Client, s.DB.Dialect, popup.Config{TokenKey: derivedKey(cfg.JWTSecret, "omnisphere popup confirmation key v1")})
+	if err != nil {
+		return err
 	}
 	var rl ratelimit.Limiter
 	if s.Redis != nil {
@@ -132,3 +147,37 @@ func (s *Server) customerOf(ctx context.Context, e events.Event) (uuid.UUID, err
 // ignoreDecode drops a payload that does not decode: delivering it again
 // cannot help.
 func ignoreDecode(error) error { return nil }
+
+// confirmPage answers the double opt-in link of a popup subscription: GET
+// shows a button, POST confirms. Mail scanners that follow links with GET
+// subscribe nobody.
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
+	token := r.FormValue("token")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	page := func(status int, body string) {
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">`+
+			`<title>Subscription</title><body style="font-family:sans-serif;max-width:32rem;margin:3rem auto">%s</body></html>`, body)
+	}
+	if token == "" || len(token) > 4096 {
+		page(http.StatusBadRequest, "<p>This confirmation link is incomplete.</p>")
+		return
+	}
+	if r.Method != http.MethodPost {
+		page(http.StatusOK, `<p>Confirm your subscription?</p><form method="post"><input type="hidden" name="token" value="`+
+			html.EscapeString(token)+`"><button type="submit">Confirm my subscription</button></form>`)
+		return
+	}
+	if _, err := s.Popups.Confirm(r.Context(), token); err != nil {
+		if _, ok := popup.IsUserError(err); ok {
+			page(http.StatusBadRequest, "<p>This confirmation link is not valid any more. Subscribe again to get a new one.</p>")
+			return
+		}
+		s.Log.ErrorContext(r.Context(), "popup confirmation", "err", err)
+		page(http.StatusInternalServerError, "<p>Something went wrong. Please try again later.</p>")
+		return
+	}
+	page(http.StatusOK, "<p>Thank you: your subscription is confirmed.</p>")
+}

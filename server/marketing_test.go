@@ -195,6 +195,72 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.Empty(t, rec.Header().Get("Location"))
 	})
 
+	t.Run("capture popups: targeting, single and double opt-in", func(t *testing.T) {
+		const create = `mutation($in: PopupInput!) { popupCreate(input: $in) { popup { id status } ` + userErrs + ` } }`
+		bad := e.mutate(t, &e.staffV, "popupCreate", create, map[string]any{"in": map[string]any{"name": "Bad", "includePaths": []any{"/products/../admin"}}})
+		require.NotEmpty(t, codesOf(bad))
+		p := e.mutate(t, &e.staffV, "popupCreate", create, map[string]any{"in": map[string]any{"name": "Welcome", "status": "ACTIVE",
+			"title": "10% off", "includePaths": []any{"/products/*"}, "frequency": "ONCE_PER_SESSION"}})
+		require.Empty(t, p.list("userErrors"))
+		single := p.str("popup", "id")
+		p = e.mutate(t, &e.staffV, "popupCreate", create, map[string]any{"in": map[string]any{"name": "Newsletter", "status": "ACTIVE",
+			"title": "News", "doubleOptIn": true}})
+		require.Empty(t, p.list("userErrors"))
+		double := p.str("popup", "id")
+
+		active := `query($p: String!) { activePopups(path: $p) { id title frequency doubleOptIn } }`
+		r := e.query(t, e.visitor(), active, map[string]any{"p": "/products/tee?ref=x"})
+		require.Empty(t, r.Errors, r.Body)
+		require.Contains(t, r.Body, single)
+		require.Contains(t, r.Body, double)
+		r = e.query(t, e.visitor(), active, map[string]any{"p": "/cart"})
+		require.NotContains(t, r.Body, single, "targeted at product pages only")
+		r = e.query(t, &viewer.Viewer{Kind: viewer.Anonymous, MerchantID: e.other.ID}, active, map[string]any{"p": "/products/tee"})
+		require.NotContains(t, r.Body, single, "another store's storefront")
+
+		require.Empty(t, e.mutate(t, e.visitor(), "popupImpression", `mutation($id: ID!) { popupImpression(popupId: $id) { `+userErrs+` } }`,
+			map[string]any{"id": single}).list("userErrors"))
+		submit := `mutation($in: PopupSubmitInput!) { popupSubmit(input: $in) { confirmationRequired discountCode ` + userErrs + ` } }`
+		p = e.mutate(t, e.visitor(), "popupSubmit", submit, map[string]any{"in": map[string]any{"popupId": single, "email": "Pat@Example.com", "anonymousId": "anon-pat"}})
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, false, p.get("confirmationRequired"))
+		pat, err := c.Customer.Query().Where(customer.Email("pat@example.com")).Only(sctx)
+		require.NoError(t, err)
+		require.Equal(t, customer.EmailConsentSUBSCRIBED, pat.EmailConsent)
+		require.Equal(t, []string{"INVALID"}, codesOf(e.mutate(t, e.visitor(), "popupSubmit", submit,
+			map[string]any{"in": map[string]any{"popupId": single, "email": "not-an-email"}})))
+
+		require.NoError(t, mailpittest.DeleteAll(ctx, api))
+		p = e.mutate(t, e.visitor(), "popupSubmit", submit, map[string]any{"in": map[string]any{"popupId": double, "email": "quinn@example.com"}})
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, true, p.get("confirmationRequired"))
+		quinn, err := c.Customer.Query().Where(customer.Email("quinn@example.com")).Only(sctx)
+		require.NoError(t, err)
+		require.Equal(t, customer.EmailConsentPENDING, quinn.EmailConsent)
+		var msgs []mailpittest.Message
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, 10*time.Second, 50*time.Millisecond)
+		require.Equal(t, "quinn@example.com", msgs[0].To[0].Address)
+		body, err := mailpittest.Text(ctx, api, msgs[0].ID)
+		require.NoError(t, err)
+		link := regexp.MustCompile(`https://api\.shop\.test(/subscribe/confirm\?token=\S+)`).FindStringSubmatch(body)
+		require.Len(t, link, 2, body)
+		rec := httptest.NewRecorder()
+		e.s.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, link[1], nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+		quinn, _ = c.Customer.Get(sctx, quinn.ID)
+		require.Equal(t, customer.EmailConsentPENDING, quinn.EmailConsent, "following the link (GET) does not subscribe: scanners follow links")
+		token := strings.SplitN(link[1], "token=", 2)[1]
+		rec = httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/subscribe/confirm", strings.NewReader("token="+token))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		e.s.Handler.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		quinn, _ = c.Customer.Get(sctx, quinn.ID)
+		require.Equal(t, customer.EmailConsentSUBSCRIBED, quinn.EmailConsent)
+		r = e.query(t, nil, `mutation($t: String!) { popupConfirm(token: $t) { confirmed `+userErrs+` } }`, map[string]any{"t": token + "x"})
+		require.Contains(t, r.Body, `"confirmed":false`)
+	})
+
 	t.Run("a paid order updates the buyer's profile and the growth overview", func(t *testing.T) {
 		cart := e.readyCart(t, e.visitor(), 2, "Guest@Example.com")
 		done := e.complete(t, e.visitor(), cart, "MANUAL", "mkt-1")

@@ -26,6 +26,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
+	"github.com/omnisphere/omnisphere/internal/marketing/popup"
 	"github.com/omnisphere/omnisphere/internal/payment"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/respcache"
@@ -73,6 +74,7 @@ type Server struct {
 	// Marketing is the marketing engine; Campaigns sends its campaigns
 	// through Mailer.
 	Marketing *marketing.Service
+	Popups    *popup.Service
 	Campaigns *campaign.Sender
 	Mailer    mailer.Sender
 	tracking  http.Handler
@@ -195,6 +197,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.Handle("POST /webhooks/stripe", s.Webhooks.Handler(false))
 	mux.Handle("/t/", s.withEdge(s.tracking))
+	mux.Handle(marketing.ConfirmPath, s.withEdge(http.HandlerFunc(s.confirmPage)))
 	mux.Handle("POST /webhooks/stripe/connect", s.Webhooks.Handler(true))
 	mux.Handle("GET /media/", s.media())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

@@ -103,6 +103,7 @@ type QueryResolver interface {
 	SegmentMembers(ctx context.Context, segmentID uuid.UUID, first *int, after *entgql.Cursor[uuid.UUID]) (*ent.SegmentMemberConnection, error)
 	SegmentPreview(ctx context.Context, rules map[string]any) (*model.SegmentPreviewPayload, error)
 	GrowthOverview(ctx context.Context, from time.Time, to time.Time, timeZone *string) (*model.GrowthOverview, error)
+	ActivePopups(ctx context.Context, path string, visitor *model.PopupVisitorInput) ([]*model.StorefrontPopup, error)
 	Products(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], query *string, filter *model.ProductFilter, sortKey *model.ProductSortKeys, reverse *bool, where *ent.ProductWhereInput, orderBy *ent.ProductOrder) (*ent.ProductConnection, error)
 	Product(ctx context.Context, id *uuid.UUID, slug *string) (*ent.Product, error)
 	Categories(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID]) (*ent.ProductCategoryConnection, error)
@@ -597,6 +598,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_activePopups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "path",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["path"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "visitor",
+		func(ctx context.Context, v any) (*model.PopupVisitorInput, error) {
+			return ec.unmarshalOPopupVisitorInput2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐPopupVisitorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["visitor"] = arg1
 	return args, nil
 }
 
@@ -19749,6 +19772,68 @@ func (ec *executionContext) fieldContext_Query_growthOverview(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_growthOverview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_activePopups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activePopups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivePopups(ctx, fc.Args["path"].(string), fc.Args["visitor"].(*model.PopupVisitorInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNScope2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐScope(ctx, "STOREFRONT")
+				if err != nil {
+					var zeroVal []*model.StorefrontPopup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.StorefrontPopup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, scope, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StorefrontPopup) graphql.Marshaler {
+			return ec.marshalNStorefrontPopup2ᚕᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐStorefrontPopupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activePopups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StorefrontPopup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activePopups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -74627,6 +74712,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_growthOverview(ctx, field)
+				})
+		case "activePopups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activePopups(ctx, field)
 				})
 		case "products":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -898,6 +898,11 @@ type ComplexityRoot struct {
 		OrderMarkDelivered         func(childComplexity int, id uuid.UUID) int
 		OrderMarkPaid              func(childComplexity int, id uuid.UUID) int
 		PlatformMerchantPlanSet    func(childComplexity int, input model.PlatformMerchantPlanSetInput) int
+		PopupConfirm               func(childComplexity int, token string) int
+		PopupCreate                func(childComplexity int, input model.PopupInput) int
+		PopupImpression            func(childComplexity int, popupID uuid.UUID) int
+		PopupSubmit                func(childComplexity int, input model.PopupSubmitInput) int
+		PopupUpdate                func(childComplexity int, id uuid.UUID, input model.PopupInput) int
 		ProductCreate              func(childComplexity int, input model.ProductCreateInput) int
 		ProductDelete              func(childComplexity int, input model.ProductDeleteInput) int
 		ProductImageAdd            func(childComplexity int, input model.ProductImageAddInput) int
@@ -1125,6 +1130,26 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	PopupConfirmPayload struct {
+		Confirmed  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PopupImpressionPayload struct {
+		UserErrors func(childComplexity int) int
+	}
+
+	PopupPayload struct {
+		Popup      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PopupSubmitPayload struct {
+		ConfirmationRequired func(childComplexity int) int
+		DiscountCode         func(childComplexity int) int
+		UserErrors           func(childComplexity int) int
+	}
+
 	Product struct {
 		Category        func(childComplexity int) int
 		CategoryID      func(childComplexity int) int
@@ -1322,6 +1347,7 @@ type ComplexityRoot struct {
 	Query struct {
 		APIKeyPermissions   func(childComplexity int) int
 		APIKeys             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
+		ActivePopups        func(childComplexity int, path string, visitor *model.PopupVisitorInput) int
 		AuditLogs           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		AutomationWorkflows func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AutomationWorkflowOrder, where *ent.AutomationWorkflowWhereInput) int
 		CapturePopups       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CapturePopupOrder, where *ent.CapturePopupWhereInput) int
@@ -1545,6 +1571,22 @@ type ComplexityRoot struct {
 	StorefrontConfigUpdatePayload struct {
 		StorefrontConfig func(childComplexity int) int
 		UserErrors       func(childComplexity int) int
+	}
+
+	StorefrontPopup struct {
+		Body               func(childComplexity int) int
+		CtaText            func(childComplexity int) int
+		DelaySeconds       func(childComplexity int) int
+		DoubleOptIn        func(childComplexity int) int
+		ExitIntent         func(childComplexity int) int
+		Frequency          func(childComplexity int) int
+		FrequencyDays      func(childComplexity int) int
+		HasOffer           func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		ScrollDepthPercent func(childComplexity int) int
+		SuccessMessage     func(childComplexity int) int
+		Title              func(childComplexity int) int
 	}
 
 	StripeConnectOnboardPayload struct {
@@ -5714,6 +5756,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PlatformMerchantPlanSet(childComplexity, args["input"].(model.PlatformMerchantPlanSetInput)), true
+	case "Mutation.popupConfirm":
+		if e.ComplexityRoot.Mutation.PopupConfirm == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_popupConfirm_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PopupConfirm(childComplexity, args["token"].(string)), true
+	case "Mutation.popupCreate":
+		if e.ComplexityRoot.Mutation.PopupCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_popupCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PopupCreate(childComplexity, args["input"].(model.PopupInput)), true
+	case "Mutation.popupImpression":
+		if e.ComplexityRoot.Mutation.PopupImpression == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_popupImpression_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PopupImpression(childComplexity, args["popupId"].(uuid.UUID)), true
+	case "Mutation.popupSubmit":
+		if e.ComplexityRoot.Mutation.PopupSubmit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_popupSubmit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PopupSubmit(childComplexity, args["input"].(model.PopupSubmitInput)), true
+	case "Mutation.popupUpdate":
+		if e.ComplexityRoot.Mutation.PopupUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_popupUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PopupUpdate(childComplexity, args["id"].(uuid.UUID), args["input"].(model.PopupInput)), true
 	case "Mutation.productCreate":
 		if e.ComplexityRoot.Mutation.ProductCreate == nil {
 			break
@@ -6893,6 +6990,58 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlatformMerchantPlanSetPayload.UserErrors(childComplexity), true
 
+	case "PopupConfirmPayload.confirmed":
+		if e.ComplexityRoot.PopupConfirmPayload.Confirmed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupConfirmPayload.Confirmed(childComplexity), true
+	case "PopupConfirmPayload.userErrors":
+		if e.ComplexityRoot.PopupConfirmPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupConfirmPayload.UserErrors(childComplexity), true
+
+	case "PopupImpressionPayload.userErrors":
+		if e.ComplexityRoot.PopupImpressionPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupImpressionPayload.UserErrors(childComplexity), true
+
+	case "PopupPayload.popup":
+		if e.ComplexityRoot.PopupPayload.Popup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupPayload.Popup(childComplexity), true
+	case "PopupPayload.userErrors":
+		if e.ComplexityRoot.PopupPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupPayload.UserErrors(childComplexity), true
+
+	case "PopupSubmitPayload.confirmationRequired":
+		if e.ComplexityRoot.PopupSubmitPayload.ConfirmationRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupSubmitPayload.ConfirmationRequired(childComplexity), true
+	case "PopupSubmitPayload.discountCode":
+		if e.ComplexityRoot.PopupSubmitPayload.DiscountCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupSubmitPayload.DiscountCode(childComplexity), true
+	case "PopupSubmitPayload.userErrors":
+		if e.ComplexityRoot.PopupSubmitPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PopupSubmitPayload.UserErrors(childComplexity), true
+
 	case "Product.category":
 		if e.ComplexityRoot.Product.Category == nil {
 			break
@@ -7710,6 +7859,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.APIKeyOrder), args["where"].(*ent.APIKeyWhereInput)), true
+	case "Query.activePopups":
+		if e.ComplexityRoot.Query.ActivePopups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activePopups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivePopups(childComplexity, args["path"].(string), args["visitor"].(*model.PopupVisitorInput)), true
 	case "Query.auditLogs":
 		if e.ComplexityRoot.Query.AuditLogs == nil {
 			break
@@ -8882,6 +9042,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StorefrontConfigUpdatePayload.UserErrors(childComplexity), true
 
+	case "StorefrontPopup.body":
+		if e.ComplexityRoot.StorefrontPopup.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.Body(childComplexity), true
+	case "StorefrontPopup.ctaText":
+		if e.ComplexityRoot.StorefrontPopup.CtaText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.CtaText(childComplexity), true
+	case "StorefrontPopup.delaySeconds":
+		if e.ComplexityRoot.StorefrontPopup.DelaySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.DelaySeconds(childComplexity), true
+	case "StorefrontPopup.doubleOptIn":
+		if e.ComplexityRoot.StorefrontPopup.DoubleOptIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.DoubleOptIn(childComplexity), true
+	case "StorefrontPopup.exitIntent":
+		if e.ComplexityRoot.StorefrontPopup.ExitIntent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.ExitIntent(childComplexity), true
+	case "StorefrontPopup.frequency":
+		if e.ComplexityRoot.StorefrontPopup.Frequency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.Frequency(childComplexity), true
+	case "StorefrontPopup.frequencyDays":
+		if e.ComplexityRoot.StorefrontPopup.FrequencyDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.FrequencyDays(childComplexity), true
+	case "StorefrontPopup.hasOffer":
+		if e.ComplexityRoot.StorefrontPopup.HasOffer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.HasOffer(childComplexity), true
+	case "StorefrontPopup.id":
+		if e.ComplexityRoot.StorefrontPopup.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.ID(childComplexity), true
+	case "StorefrontPopup.kind":
+		if e.ComplexityRoot.StorefrontPopup.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.Kind(childComplexity), true
+	case "StorefrontPopup.scrollDepthPercent":
+		if e.ComplexityRoot.StorefrontPopup.ScrollDepthPercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.ScrollDepthPercent(childComplexity), true
+	case "StorefrontPopup.successMessage":
+		if e.ComplexityRoot.StorefrontPopup.SuccessMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.SuccessMessage(childComplexity), true
+	case "StorefrontPopup.title":
+		if e.ComplexityRoot.StorefrontPopup.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StorefrontPopup.Title(childComplexity), true
+
 	case "StripeConnectOnboardPayload.accountId":
 		if e.ComplexityRoot.StripeConnectOnboardPayload.AccountID == nil {
 			break
@@ -9716,6 +9955,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OutboxEventOrder", ec.unmarshalInputOutboxEventOrder),
 			graphql.NewInputUnmarshaler("OutboxEventWhereInput", ec.unmarshalInputOutboxEventWhereInput),
 			graphql.NewInputUnmarshaler("PlatformMerchantPlanSetInput", ec.unmarshalInputPlatformMerchantPlanSetInput),
+			graphql.NewInputUnmarshaler("PopupInput", ec.unmarshalInputPopupInput),
+			graphql.NewInputUnmarshaler("PopupShownInput", ec.unmarshalInputPopupShownInput),
+			graphql.NewInputUnmarshaler("PopupSubmitInput", ec.unmarshalInputPopupSubmitInput),
+			graphql.NewInputUnmarshaler("PopupVisitorInput", ec.unmarshalInputPopupVisitorInput),
 			graphql.NewInputUnmarshaler("ProductCategoryOrder", ec.unmarshalInputProductCategoryOrder),
 			graphql.NewInputUnmarshaler("ProductCategoryWhereInput", ec.unmarshalInputProductCategoryWhereInput),
 			graphql.NewInputUnmarshaler("ProductCreateInput", ec.unmarshalInputProductCreateInput),
@@ -11383,6 +11626,145 @@ type GrowthDay {
   revenue: Money!
   orders: Int!
   newCustomers: Int!
+}
+`, BuiltIn: false},
+	{Name: "../marketing_popups.graphqls", Input: `# Capture popups (docs/popups.md): the merchant designs them, the
+# storefront asks which to show on a page and submits the visitor's email.
+
+extend type Query {
+  """
+  The popups to show on a storefront page now, best first: live, targeted
+  at path, not capped for this visitor (what the storefront remembers of
+  its views goes in visitor).
+  """
+  activePopups(path: String!, visitor: PopupVisitorInput): [StorefrontPopup!]! @auth(scope: STOREFRONT)
+}
+
+extend type Mutation {
+  "Create a capture popup (DRAFT unless status says otherwise)."
+  popupCreate(input: PopupInput!): PopupPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Change a popup; fields left null keep their value."
+  popupUpdate(id: ID!, input: PopupInput!): PopupPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Count a view of a popup (the storefront calls it when it shows one)."
+  popupImpression(popupId: ID!): PopupImpressionPayload! @auth(scope: STOREFRONT)
+  """
+  Subscribe a visitor through a popup: the customer profile is created or
+  updated with consent (PENDING and a confirmation email when the popup asks
+  for double opt-in, or the customer had unsubscribed), and the popup's
+  discount code is returned.
+  """
+  popupSubmit(input: PopupSubmitInput!): PopupSubmitPayload! @auth(scope: STOREFRONT)
+  "Confirm a double opt-in subscription with the token of the confirmation email."
+  popupConfirm(token: String!): PopupConfirmPayload! @auth(scope: PUBLIC)
+}
+
+"What the storefront needs to show a popup."
+type StorefrontPopup {
+  id: ID!
+  kind: CapturePopupKind!
+  title: String!
+  body: String!
+  ctaText: String!
+  successMessage: String!
+  "Show after this many seconds (0: no delay trigger)."
+  delaySeconds: Int!
+  "Show once the visitor scrolled this far, in percent (0: no scroll trigger)."
+  scrollDepthPercent: Int!
+  "Show when the pointer leaves the window."
+  exitIntent: Boolean!
+  "How often one visitor may see it: ONCE_PER_VISITOR, ONCE_PER_SESSION, EVERY_N_DAYS, EVERY_PAGE_VIEW."
+  frequency: String!
+  frequencyDays: Int!
+  "Whether submitting asks for an email confirmation."
+  doubleOptIn: Boolean!
+  "Whether a discount code is revealed after submitting."
+  hasOffer: Boolean!
+}
+
+"What the storefront remembers of a visitor's popups."
+input PopupVisitorInput {
+  sessionId: String
+  "Popups seen when no time was kept."
+  seenPopupIds: [ID!]
+  "The last view of each popup."
+  lastShown: [PopupShownInput!]
+  "Popups the visitor submitted: never shown again."
+  submittedPopupIds: [ID!]
+}
+
+"One popup's last view."
+input PopupShownInput {
+  popupId: ID!
+  at: Time!
+  sessionId: String
+}
+
+"Input of popupCreate and popupUpdate (docs/popups.md)."
+input PopupInput {
+  name: String
+  status: CapturePopupStatus
+  kind: CapturePopupKind
+  title: String
+  body: String
+  ctaText: String
+  successMessage: String
+  "A code of the store's discounts revealed after submitting; \"\" removes it."
+  discountCode: String
+  doubleOptIn: Boolean
+  delaySeconds: Int
+  scrollDepthPercent: Int
+  exitIntent: Boolean
+  "ONCE_PER_VISITOR, ONCE_PER_SESSION, EVERY_N_DAYS (with frequencyDays) or EVERY_PAGE_VIEW."
+  frequency: String
+  frequencyDays: Int
+  "Path patterns where it shows (e.g. /products/*, /**); none: every page."
+  includePaths: [String!]
+  "Path patterns where it never shows (they win)."
+  excludePaths: [String!]
+  startsAt: Time
+  endsAt: Time
+  priority: Int
+  "A segment subscribers are added to."
+  segmentId: ID
+}
+
+"Result of popupCreate and popupUpdate."
+type PopupPayload {
+  popup: CapturePopup
+  userErrors: [UserError!]!
+}
+
+"Result of popupImpression."
+type PopupImpressionPayload {
+  userErrors: [UserError!]!
+}
+
+"Input of popupSubmit."
+input PopupSubmitInput {
+  popupId: ID!
+  email: String!
+  firstName: String
+  "The storefront's visitor id: their earlier tracked events become the customer's."
+  anonymousId: String
+  "The page the popup was submitted on."
+  pagePath: String
+}
+
+"Result of popupSubmit."
+type PopupSubmitPayload {
+  "The popup's offer, when it has a usable one."
+  discountCode: String
+  "A confirmation email was sent: the subscription starts when its link is followed."
+  confirmationRequired: Boolean!
+  userErrors: [UserError!]!
+}
+
+"Result of popupConfirm."
+type PopupConfirmPayload {
+  "Whether the email is now subscribed."
+  confirmed: Boolean!
+  "INVALID (a wrong or superseded token), TOKEN_EXPIRED."
+  userErrors: [UserError!]!
 }
 `, BuiltIn: false},
 	{Name: "../scope.graphqls", Input: `"""
@@ -26408,6 +26790,46 @@ func (ec *executionContext) childFields_PlatformMerchantPlanSetPayload(ctx conte
 	return nil, fmt.Errorf("no field named %q was found under type PlatformMerchantPlanSetPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PopupConfirmPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "confirmed":
+		return ec.fieldContext_PopupConfirmPayload_confirmed(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PopupConfirmPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PopupConfirmPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PopupImpressionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userErrors":
+		return ec.fieldContext_PopupImpressionPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PopupImpressionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PopupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "popup":
+		return ec.fieldContext_PopupPayload_popup(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PopupPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PopupPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PopupSubmitPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "discountCode":
+		return ec.fieldContext_PopupSubmitPayload_discountCode(ctx, field)
+	case "confirmationRequired":
+		return ec.fieldContext_PopupSubmitPayload_confirmationRequired(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PopupSubmitPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PopupSubmitPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -27138,6 +27560,38 @@ func (ec *executionContext) childFields_StorefrontConfigUpdatePayload(ctx contex
 		return ec.fieldContext_StorefrontConfigUpdatePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StorefrontConfigUpdatePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StorefrontPopup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StorefrontPopup_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_StorefrontPopup_kind(ctx, field)
+	case "title":
+		return ec.fieldContext_StorefrontPopup_title(ctx, field)
+	case "body":
+		return ec.fieldContext_StorefrontPopup_body(ctx, field)
+	case "ctaText":
+		return ec.fieldContext_StorefrontPopup_ctaText(ctx, field)
+	case "successMessage":
+		return ec.fieldContext_StorefrontPopup_successMessage(ctx, field)
+	case "delaySeconds":
+		return ec.fieldContext_StorefrontPopup_delaySeconds(ctx, field)
+	case "scrollDepthPercent":
+		return ec.fieldContext_StorefrontPopup_scrollDepthPercent(ctx, field)
+	case "exitIntent":
+		return ec.fieldContext_StorefrontPopup_exitIntent(ctx, field)
+	case "frequency":
+		return ec.fieldContext_StorefrontPopup_frequency(ctx, field)
+	case "frequencyDays":
+		return ec.fieldContext_StorefrontPopup_frequencyDays(ctx, field)
+	case "doubleOptIn":
+		return ec.fieldContext_StorefrontPopup_doubleOptIn(ctx, field)
+	case "hasOffer":
+		return ec.fieldContext_StorefrontPopup_hasOffer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StorefrontPopup", field.Name)
 }
 
 func (ec *executionContext) childFields_StripeConnectOnboardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/omnisphere/omnisphere/ent"
+	"github.com/omnisphere/omnisphere/ent/capturepopup"
 	"github.com/omnisphere/omnisphere/ent/discount"
 	"github.com/omnisphere/omnisphere/ent/emailtemplate"
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
@@ -730,6 +731,92 @@ type PlatformMerchantPlanSetPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Result of popupConfirm.
+type PopupConfirmPayload struct {
+	// Whether the email is now subscribed.
+	Confirmed bool `json:"confirmed"`
+	// INVALID (a wrong or superseded token), TOKEN_EXPIRED.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Result of popupImpression.
+type PopupImpressionPayload struct {
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Input of popupCreate and popupUpdate (docs/popups.md).
+type PopupInput struct {
+	Name           *string              `json:"name,omitempty"`
+	Status         *capturepopup.Status `json:"status,omitempty"`
+	Kind           *capturepopup.Kind   `json:"kind,omitempty"`
+	Title          *string              `json:"title,omitempty"`
+	Body           *string              `json:"body,omitempty"`
+	CtaText        *string              `json:"ctaText,omitempty"`
+	SuccessMessage *string              `json:"successMessage,omitempty"`
+	// A code of the store's discounts revealed after submitting; "" removes it.
+	DiscountCode       *string `json:"discountCode,omitempty"`
+	DoubleOptIn        *bool   `json:"doubleOptIn,omitempty"`
+	DelaySeconds       *int    `json:"delaySeconds,omitempty"`
+	ScrollDepthPercent *int    `json:"scrollDepthPercent,omitempty"`
+	ExitIntent         *bool   `json:"exitIntent,omitempty"`
+	// ONCE_PER_VISITOR, ONCE_PER_SESSION, EVERY_N_DAYS (with frequencyDays) or EVERY_PAGE_VIEW.
+	Frequency     *string `json:"frequency,omitempty"`
+	FrequencyDays *int    `json:"frequencyDays,omitempty"`
+	// Path patterns where it shows (e.g. /products/*, /**); none: every page.
+	IncludePaths []string `json:"includePaths,omitempty"`
+	// Path patterns where it never shows (they win).
+	ExcludePaths []string   `json:"excludePaths,omitempty"`
+	StartsAt     *time.Time `json:"startsAt,omitempty"`
+	EndsAt       *time.Time `json:"endsAt,omitempty"`
+	Priority     *int       `json:"priority,omitempty"`
+	// A segment subscribers are added to.
+	SegmentID *uuid.UUID `json:"segmentId,omitempty"`
+}
+
+// Result of popupCreate and popupUpdate.
+type PopupPayload struct {
+	Popup      *ent.CapturePopup `json:"popup,omitempty"`
+	UserErrors []*UserError      `json:"userErrors"`
+}
+
+// One popup's last view.
+type PopupShownInput struct {
+	PopupID   uuid.UUID `json:"popupId"`
+	At        time.Time `json:"at"`
+	SessionID *string   `json:"sessionId,omitempty"`
+}
+
+// Input of popupSubmit.
+type PopupSubmitInput struct {
+	PopupID   uuid.UUID `json:"popupId"`
+	Email     string    `json:"email"`
+	FirstName *string   `json:"firstName,omitempty"`
+	// The storefront's visitor id: their earlier tracked events become the customer's.
+	AnonymousID *string `json:"anonymousId,omitempty"`
+	// The page the popup was submitted on.
+	PagePath *string `json:"pagePath,omitempty"`
+}
+
+// Result of popupSubmit.
+type PopupSubmitPayload struct {
+	// The popup's offer, when it has a usable one.
+	DiscountCode *string `json:"discountCode,omitempty"`
+	// A confirmation email was sent: the subscription starts when its link is followed.
+	ConfirmationRequired bool         `json:"confirmationRequired"`
+	UserErrors           []*UserError `json:"userErrors"`
+}
+
+// What the storefront remembers of a visitor's popups.
+type PopupVisitorInput struct {
+	SessionID *string `json:"sessionId,omitempty"`
+	// Popups seen when no time was kept.
+	SeenPopupIds []uuid.UUID `json:"seenPopupIds,omitempty"`
+	// The last view of each popup.
+	LastShown []*PopupShownInput `json:"lastShown,omitempty"`
+	// Popups the visitor submitted: never shown again.
+	SubmittedPopupIds []uuid.UUID `json:"submittedPopupIds,omitempty"`
+}
+
 type ProductCreateInput struct {
 	Title string `json:"title"`
 	// URL handle; generated from the title (unique in the store) when left out.
@@ -1099,6 +1186,29 @@ type StorefrontConfigUpdateInput struct {
 type StorefrontConfigUpdatePayload struct {
 	StorefrontConfig *ent.StorefrontConfig `json:"storefrontConfig,omitempty"`
 	UserErrors       []*UserError          `json:"userErrors"`
+}
+
+// What the storefront needs to show a popup.
+type StorefrontPopup struct {
+	ID             uuid.UUID         `json:"id"`
+	Kind           capturepopup.Kind `json:"kind"`
+	Title          string            `json:"title"`
+	Body           string            `json:"body"`
+	CtaText        string            `json:"ctaText"`
+	SuccessMessage string            `json:"successMessage"`
+	// Show after this many seconds (0: no delay trigger).
+	DelaySeconds int `json:"delaySeconds"`
+	// Show once the visitor scrolled this far, in percent (0: no scroll trigger).
+	ScrollDepthPercent int `json:"scrollDepthPercent"`
+	// Show when the pointer leaves the window.
+	ExitIntent bool `json:"exitIntent"`
+	// How often one visitor may see it: ONCE_PER_VISITOR, ONCE_PER_SESSION, EVERY_N_DAYS, EVERY_PAGE_VIEW.
+	Frequency     string `json:"frequency"`
+	FrequencyDays int    `json:"frequencyDays"`
+	// Whether submitting asks for an email confirmation.
+	DoubleOptIn bool `json:"doubleOptIn"`
+	// Whether a discount code is revealed after submitting.
+	HasOffer bool `json:"hasOffer"`
 }
 
 type StripeConnectOnboardPayload struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/ent/storefrontconfig"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
+	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailtmpl"
 	"github.com/omnisphere/omnisphere/internal/marketing/tracking"
 	"github.com/omnisphere/omnisphere/internal/viewer"
@@ -26,6 +27,10 @@ type Mail struct {
 	PublicURL string
 	// Keys sign the tracking and unsubscribe links.
 	Keys *tracking.Keys
+	// Sender sends the engine's own emails (double opt-in confirmations)
+	// from From.
+	Sender mailer.Sender
+	From   string
 }
 
 // storeCacheTTL bounds how stale a store's name, URL and currency may be in

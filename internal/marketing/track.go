@@ -194,6 +194,9 @@ func (s *Service) validate(in *TrackInput, v viewer.Viewer, now time.Time) (map[
 			l.Add(usererr.Invalid, []string{"input", "customerId"}, "a customer tracks their own events only")
 		}
 	case v.IsStaff():
+		if !v.Can("customers:write") {
+			return nil, viewer.ErrStaffOnly // FORBIDDEN: a key without customers:write
+		}
 		if in.CustomerID == nil && in.AnonymousID == "" {
 			l.Add(usererr.Required, []string{"input", "customerId"}, "a server event names a customerId or an anonymousId")
 		}

@@ -324,3 +324,13 @@ func (w *tailWriter) tail() string {
 	defer w.mu.Unlock()
 	return strings.TrimSpace(string(w.buf))
 }
+
+// Text returns the text part of the message with mailpit id id
+// (GET /api/v1/message/{id}).
+func Text(ctx context.Context, apiURL, id string) (string, error) {
+	var m struct{ Text string }
+	if err := getJSON(ctx, apiURL+"/api/v1/message/"+url.PathEscape(id), &m); err != nil {
+		return "", err
+	}
+	return m.Text, nil
+}

@@ -47,7 +47,7 @@ type testRenderer struct{}
 
 func (testRenderer) Render(_ context.Context, in RenderInput) (string, string, string, map[string]string, error) {
 	tok := in.Send.TrackingToken
-	return in.Template.Subject + " / " + in.Customer.Email, "<p>" + in.Template.HTMLBody + "</p>", in.Template.HTMLBody,
+	return in.Subject + " / " + in.Customer.Email, "<p>" + in.Template.HTMLBody + "</p>", in.Template.HTMLBody,
 		map[string]string{"List-Unsubscribe": "<https://shop.test/t/u/" + tok + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}, nil
 }
 

@@ -326,13 +326,17 @@ func (s *Service) deliver(ctx context.Context, r *run, e *ent.WorkflowEnrollment
 		}
 		r.m = m
 	}
-	subject, html, text, headers, err := s.render.Render(sctx, RenderInput{Merchant: r.m, Workflow: r.w, Step: st, Template: tmpl,
+	subjectSrc, _ := st.Config["subject"].(string)
+	if subjectSrc == "" {
+		subjectSrc = tmpl.Subject
+	}
+	subject, html, text, headers, err := s.render.Render(sctx, RenderInput{Subject: subjectSrc, Merchant: r.m, Workflow: r.w, Step: st, Template: tmpl,
 		Enrollment: e, Customer: cu, Send: row})
 	if err != nil {
 		return sendResult{status: emailsend.StatusFAILED, errText: "render: " + err.Error(), at: s.now()}
 	}
-	if override, _ := st.Config["subject"].(string); override != "" && subject == "" {
-		subject = override
+	if subject == "" {
+		subject = subjectSrc
 	}
 	from := r.m.ContactEmail
 	if from == "" {

@@ -53,6 +53,9 @@ type Renderer interface {
 // id, order id, event properties), the recipient and the email_sends row
 // (its TrackingToken makes the /t/o, /t/c and /t/u links).
 type RenderInput struct {
+	// Subject is the subject line to render: the step's override, else
+	// the template's.
+	Subject    string
 	Merchant   *ent.MerchantAccount
 	Workflow   *ent.AutomationWorkflow
 	Step       *ent.WorkflowStep

@@ -310,7 +310,7 @@ func TestWelcomeSeries(t *testing.T) {
 			for _, m := range e.mail.Messages()[2:] {
 				subjects[m.To] = m.Subject
 			}
-			if subjects[gus.Email] != "Subject welcome-2 / gus@ok.test" || subjects[vip.Email] != "Subject welcome-2 / vip@ok.test" {
+			if subjects[gus.Email] != "For everyone / gus@ok.test" || subjects[vip.Email] != "Subject welcome-2 / vip@ok.test" {
 				t.Fatalf("second subjects %v", subjects)
 			}
 			for _, cu := range []*ent.Customer{gus, vip, off} {

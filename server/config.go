@@ -104,6 +104,7 @@ type Config struct {
 	CampaignPoll    time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
 	CampaignRate    int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
 	CampaignWorkers int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
+	SegmentRefresh  time.Duration // SEGMENT_REFRESH_INTERVAL (1h): dynamic segments are recomputed this often (time-based rules)
 }
 
 // defaultEmailFrom is EMAIL_FROM's default: no-reply at PUBLIC_URL's host.
@@ -231,6 +232,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.CampaignPoll = durVar(getenv, "CAMPAIGN_POLL_INTERVAL", 5*time.Second, &errs)
 	c.CampaignRate = intVar(getenv, "CAMPAIGN_RATE_PER_MINUTE", 300_000, &errs)
 	c.CampaignWorkers = intVar(getenv, "CAMPAIGN_WORKERS", 8, &errs)
+	c.SegmentRefresh = durVar(getenv, "SEGMENT_REFRESH_INTERVAL", time.Hour, &errs)
+	if c.SegmentRefresh < time.Minute {
+		errs = append(errs, errors.New("SEGMENT_REFRESH_INTERVAL must be at least 1m"))
+	}
 	if c.CampaignPoll < 100*time.Millisecond || c.CampaignRate < 1 || c.CampaignWorkers < 1 || c.CampaignWorkers > 256 {
 		errs = append(errs, errors.New("CAMPAIGN_POLL_INTERVAL must be at least 100ms, CAMPAIGN_RATE_PER_MINUTE at least 1, CAMPAIGN_WORKERS 1-256"))
 	}

@@ -124,6 +124,27 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.Equal(t, []string{"NOT_FOUND"}, r.codes())
 	})
 
+	t.Run("time-based segments are recomputed when due", func(t *testing.T) {
+		p := e.mutate(t, &e.staffV, "segmentCreate", `mutation($in: SegmentInput!) { segmentCreate(input: $in) { segment { id memberCount } `+userErrs+` } }`,
+			map[string]any{"in": map[string]any{"name": "Shoe lookers this week", "rules": map[string]any{"match": "all", "conditions": []any{
+				map[string]any{"kind": "event", "event": "product_viewed", "within_days": 7}}}}})
+		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, 2, p.num("segment", "memberCount"))
+		id := uuid.MustParse(p.str("segment", "id"))
+		n, err := e.s.Marketing.RefreshDue(ctx, time.Hour)
+		require.NoError(t, err)
+		require.Zero(t, n, "just evaluated: not due")
+		e.s.Marketing.SetClock(func() time.Time { return time.Now().Add(8 * 24 * time.Hour) })
+		t.Cleanup(func() { e.s.Marketing.SetClock(nil) })
+		n, err = e.s.Marketing.RefreshDue(ctx, time.Hour)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, n, 1)
+		seg, err := c.CustomerSegment.Get(sctx, id)
+		require.NoError(t, err)
+		require.Zero(t, seg.MemberCount, "a week later nobody viewed shoes within 7 days")
+		e.s.Marketing.SetClock(nil)
+	})
+
 	t.Run("templates are validated and previewed", func(t *testing.T) {
 		bad := e.mutate(t, &e.staffV, "emailTemplateCreate", `mutation($in: EmailTemplateInput!) { emailTemplateCreate(input: $in) { template { id } `+userErrs+` } }`,
 			map[string]any{"in": map[string]any{"name": "Bad", "subject": "Hi", "htmlBody": "<p>{{.Customer.Nmae}}</p>"}})

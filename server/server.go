@@ -166,6 +166,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	go func() { defer s.bg.Done(); s.Checkout.Run(bgCtx) }()
 	go func() { defer s.bg.Done(); s.Webhooks.Run(bgCtx, cfg.CheckoutSweepInterval) }()
 	go func() { defer s.bg.Done(); s.Campaigns.Run(bgCtx) }()
+	if cfg.SegmentRefresh > 0 {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.Marketing.RunRefresh(bgCtx, cfg.SegmentRefresh) }()
+	}
 	if cfg.StorefrontCacheMB > 0 {
 		s.RespCache = respcache.New(cfg.StorefrontCacheMB<<20, cfg.StorefrontCacheTTL)
 		d.OnWrite(invalidateOnWrite(s.RespCache))

@@ -119,6 +119,7 @@ func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.Cus
 	if err != nil || len(ue) > 0 {
 		return &model.CustomerRegisterPayload{UserErrors: ue}, err
 	}
+	r.identify(ctx, out.Customer, input.AnonymousID)
 	return &model.CustomerRegisterPayload{Customer: out.Customer, CustomerAccessToken: &out.Session.AccessToken,
 		RefreshToken: &out.Session.RefreshToken, UserErrors: ue}, nil
 }
@@ -130,6 +131,7 @@ func (r *mutationResolver) CustomerLogin(ctx context.Context, input model.Custom
 	if err != nil || len(ue) > 0 {
 		return &model.CustomerLoginPayload{UserErrors: ue}, err
 	}
+	r.identify(ctx, out.Customer, input.AnonymousID)
 	return &model.CustomerLoginPayload{Customer: out.Customer, CustomerAccessToken: &out.Session.AccessToken,
 		RefreshToken: &out.Session.RefreshToken, UserErrors: ue}, nil
 }

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"context"
+
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/graph/model"
 	"github.com/omnisphere/omnisphere/internal/marketing"
@@ -91,4 +93,24 @@ func popupInput(in model.PopupInput) popup.Input {
 		out.ExcludePaths = &in.ExcludePaths
 	}
 	return out
+}
+
+func workflowPayload(w *ent.AutomationWorkflow, err error) (*model.WorkflowPayload, error) {
+	if err != nil {
+		ue, err := userErrors(err)
+		return &model.WorkflowPayload{UserErrors: ue}, err
+	}
+	return &model.WorkflowPayload{Workflow: w, UserErrors: []*model.UserError{}}, nil
+}
+
+// identify attaches the storefront visitor anon's earlier events to the
+// customer who just signed in or registered. It never fails the sign-in:
+// a problem is logged.
+func (r *Resolver) identify(ctx context.Context, c *ent.Customer, anon *string) {
+	if c == nil || anon == nil || *anon == "" || r.Marketing == nil {
+		return
+	}
+	if err := r.Marketing.Identify(ctx, c.MerchantID, c.ID, *anon); err != nil && r.Log != nil {
+		r.Log.WarnContext(ctx, "marketing: identify visitor at sign-in", "err", err)
+	}
 }

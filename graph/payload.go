@@ -12,6 +12,8 @@ import (
 	"github.com/omnisphere/omnisphere/internal/checkout"
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
+	"github.com/omnisphere/omnisphere/internal/marketing/popup"
+	"github.com/omnisphere/omnisphere/internal/marketing/workflow"
 	"github.com/omnisphere/omnisphere/internal/usererr"
 )
 
@@ -69,7 +71,7 @@ func userErrors(err error) ([]*model.UserError, error) {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return nil, Unauthenticated("sign in again")
 	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, checkout.ErrNotFound), errors.Is(err, marketing.ErrNotFound),
-		errors.Is(err, campaign.ErrNotFound):
+		errors.Is(err, campaign.ErrNotFound), errors.Is(err, workflow.ErrNotFound), errors.Is(err, popup.ErrNotFound):
 		return nil, NotFound("not found")
 	}
 	return nil, err

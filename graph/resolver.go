@@ -17,6 +17,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/marketing/popup"
+	"github.com/omnisphere/omnisphere/internal/marketing/workflow"
 )
 
 // Resolver is the root resolver: the dependencies the resolvers share.
@@ -37,6 +38,8 @@ type Resolver struct {
 	// Marketing is the marketing engine (profiles, events, segments,
 	// templates, campaigns' content).
 	Marketing *marketing.Service
+	// Workflows are the automation workflows.
+	Workflows *workflow.Service
 	// Popups are the capture popups.
 	Popups *popup.Service
 	// Campaigns sends campaigns (schedule, send, pause, resume, cancel).

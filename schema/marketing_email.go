@@ -261,7 +261,7 @@ func (WorkflowStep) Fields() []ent.Field {
 		field.String("name").MaxLen(200).Optional().
 			Comment("Label shown in the workflow builder."),
 		field.Enum("kind").
-			Values("SEND_EMAIL", "WAIT", "CONDITION", "ADD_TAG", "REMOVE_TAG", "WEBHOOK", "EXIT"),
+			Values("SEND_EMAIL", "WAIT", "CONDITION", "ADD_TAG", "REMOVE_TAG", "SET_ATTRIBUTE", "WEBHOOK", "EXIT"),
 		field.JSON("config", map[string]any{}).Optional().
 			Comment("Kind-specific settings: condition rules, tag, webhook URL and headers, subject override.").
 			Annotations(entgql.Type("Map")),

@@ -20,6 +20,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/marketing/popup"
 	"github.com/omnisphere/omnisphere/internal/marketing/tracking"
+	"github.com/omnisphere/omnisphere/internal/marketing/workflow"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
@@ -76,6 +77,8 @@ func (s *Server) newMarketing() error {
 		PollInterval: cfg.CampaignPoll, Workers: cfg.CampaignWorkers, DefaultRatePerMinute: cfg.CampaignRate,
 		DefaultFrom: cfg.EmailFrom,
 	}, s.Log)
+	s.Workflows = workflow.New(s.DB, s.Mailer, marketing.WorkflowRenderer{Service: s.Marketing}, workflow.Config{
+		PollInterval: cfg.CampaignPoll, DefaultFrom: cfg.EmailFrom}, s.Log)
 	s.tracking = tracking.NewHandler(tracking.NewEntRecorder(s.DB.Client, tracking.EntRecorderConfig{Log: s.Log}), keys, s.Log)
 	return nil
 }
@@ -86,7 +89,10 @@ func (s *Server) consumeMarketing(ctx context.Context) error {
 	if s.Marketing == nil {
 		return nil
 	}
-	return s.Durable.Consume(ctx, groupSegments, s.reevaluate)
+	if err := s.Durable.Consume(ctx, groupSegments, s.reevaluate); err != nil {
+		return err
+	}
+	return s.Durable.Consume(ctx, workflow.ConsumerGroup, s.Workflows.HandleEvent)
 }
 
 // reevaluate keeps the dynamic segments current as a customer's events

@@ -282,6 +282,73 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.Contains(t, r.Body, `"confirmed":false`)
 	})
 
+	t.Run("workflows: welcome on registration, abandoned cart after its wait", func(t *testing.T) {
+		tpl := e.mutate(t, &e.staffV, "emailTemplateCreate", `mutation($in: EmailTemplateInput!) { emailTemplateCreate(input: $in) { template { id } `+userErrs+` } }`,
+			map[string]any{"in": map[string]any{"name": "Welcome", "subject": "Welcome, {{.Customer.FirstName}}", "kind": "AUTOMATION",
+				"htmlBody": `<p>Welcome to {{.Store.Name}}</p>{{range .Cart.Lines}}<p>{{.Title}} × {{.Quantity}}</p>{{end}}<a href="{{.UnsubscribeURL}}">unsubscribe</a>`}})
+		require.Empty(t, tpl.list("userErrors"))
+		tplID := tpl.str("template", "id")
+		const create = `mutation($in: WorkflowInput!) { workflowCreate(input: $in) { workflow { id status } ` + userErrs + ` } }`
+		bad := e.mutate(t, &e.staffV, "workflowCreate", create, map[string]any{"in": map[string]any{"name": "Bad",
+			"trigger": map[string]any{"type": "CART_ABANDONED"}, "steps": []any{map[string]any{"kind": "WAIT", "waitSeconds": -5}}}})
+		require.NotEmpty(t, bad.list("userErrors"))
+		require.Equal(t, []any{"input", "steps", "0", "waitSeconds"}, bad.list("userErrors")[0].(map[string]any)["field"])
+
+		activate := func(id string) {
+			t.Helper()
+			p := e.mutate(t, &e.staffV, "workflowActivate", `mutation($id: ID!) { workflowActivate(id: $id) { workflow { status } `+userErrs+` } }`,
+				map[string]any{"id": id})
+			require.Empty(t, p.list("userErrors"))
+			require.Equal(t, "ACTIVE", p.str("workflow", "status"))
+		}
+		p := e.mutate(t, &e.staffV, "workflowCreate", create, map[string]any{"in": map[string]any{"name": "Welcome series",
+			"trigger": map[string]any{"type": "CUSTOMER_CREATED"},
+			"steps":   []any{map[string]any{"kind": "SEND_EMAIL", "templateId": tplID}, map[string]any{"kind": "ADD_TAG", "tag": "welcomed"}}}})
+		require.Empty(t, p.list("userErrors"))
+		activate(p.str("workflow", "id"))
+		p = e.mutate(t, &e.staffV, "workflowCreate", create, map[string]any{"in": map[string]any{"name": "Abandoned cart",
+			"trigger": map[string]any{"type": "CART_ABANDONED"},
+			"steps": []any{
+				map[string]any{"kind": "WAIT", "waitSeconds": 2},
+				map[string]any{"kind": "CONDITION", "condition": map[string]any{"kind": "EVENT_SINCE_ENROLLMENT", "eventType": "order.created"},
+					"yesNext": 3, "noNext": 2},
+				map[string]any{"kind": "SEND_EMAIL", "templateId": tplID, "subject": "You left something behind"},
+				map[string]any{"kind": "EXIT"}}}})
+		require.Empty(t, p.list("userErrors"))
+		activate(p.str("workflow", "id"))
+
+		require.NoError(t, mailpittest.DeleteAll(ctx, api))
+		r := e.query(t, e.visitor(), `mutation($in: CustomerRegisterInput!) { customerRegister(input: $in) { customer { id } userErrors { code } } }`,
+			map[string]any{"in": map[string]any{"email": "wren@example.com", "password": "correct horse battery", "firstName": "Wren",
+				"acceptsMarketing": true, "anonymousId": "anon-wren"}})
+		require.Empty(t, r.Errors, r.Body)
+		var msgs []mailpittest.Message
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, 15*time.Second, 50*time.Millisecond)
+		require.Equal(t, "Welcome, Wren", msgs[0].Subject)
+		require.Equal(t, "wren@example.com", msgs[0].To[0].Address)
+		require.Eventually(t, func() bool {
+			w, err := c.Customer.Query().Where(customer.Email("wren@example.com")).Only(sctx)
+			return err == nil && len(w.Tags) == 1 && w.Tags[0] == "welcomed"
+		}, 10*time.Second, 50*time.Millisecond)
+
+		// Wren leaves a cart; after its wait the reminder goes out, with the cart.
+		wren, err := c.Customer.Query().Where(customer.Email("wren@example.com")).Only(sctx)
+		require.NoError(t, err)
+		e.readyCart(t, &viewer.Viewer{Kind: viewer.Customer, MerchantID: e.store.ID, CustomerID: wren.ID}, 3, "wren@example.com")
+		e.s.Checkout.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+		n, err := e.s.Checkout.AbandonCarts(ctx)
+		e.s.Checkout.SetClock(nil)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, n, 1)
+		abandonedAt := time.Now()
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 2 }, 20*time.Second, 50*time.Millisecond)
+		require.GreaterOrEqual(t, time.Since(abandonedAt), 2*time.Second, "not before the wait")
+		require.Equal(t, "You left something behind", msgs[0].Subject)
+		body, err := mailpittest.Text(ctx, api, msgs[0].ID)
+		require.NoError(t, err)
+		require.Contains(t, body, "Tee × 3")
+	})
+
 	t.Run("a paid order updates the buyer's profile and the growth overview", func(t *testing.T) {
 		cart := e.readyCart(t, e.visitor(), 2, "Guest@Example.com")
 		done := e.complete(t, e.visitor(), cart, "MANUAL", "mkt-1")

@@ -27,6 +27,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/marketing/popup"
+	"github.com/omnisphere/omnisphere/internal/marketing/workflow"
 	"github.com/omnisphere/omnisphere/internal/payment"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
 	"github.com/omnisphere/omnisphere/internal/respcache"
@@ -75,6 +76,7 @@ type Server struct {
 	// through Mailer.
 	Marketing *marketing.Service
 	Popups    *popup.Service
+	Workflows *workflow.Service
 	Campaigns *campaign.Sender
 	Mailer    mailer.Sender
 	tracking  http.Handler
@@ -166,6 +168,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	go func() { defer s.bg.Done(); s.Checkout.Run(bgCtx) }()
 	go func() { defer s.bg.Done(); s.Webhooks.Run(bgCtx, cfg.CheckoutSweepInterval) }()
 	go func() { defer s.bg.Done(); s.Campaigns.Run(bgCtx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.Workflows.Run(bgCtx) }()
 	if cfg.SegmentRefresh > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.Marketing.RunRefresh(bgCtx, cfg.SegmentRefresh) }()

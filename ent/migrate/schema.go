@@ -2444,7 +2444,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "position", Type: field.TypeInt},
 		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SEND_EMAIL", "WAIT", "CONDITION", "ADD_TAG", "REMOVE_TAG", "WEBHOOK", "EXIT"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SEND_EMAIL", "WAIT", "CONDITION", "ADD_TAG", "REMOVE_TAG", "SET_ATTRIBUTE", "WEBHOOK", "EXIT"}},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
 		{Name: "wait_seconds", Type: field.TypeInt, Default: 0},
 		{Name: "next_position", Type: field.TypeInt, Nullable: true},

@@ -150,13 +150,14 @@ type Kind string
 
 // Kind values.
 const (
-	KindSEND_EMAIL Kind = "SEND_EMAIL"
-	KindWAIT       Kind = "WAIT"
-	KindCONDITION  Kind = "CONDITION"
-	KindADD_TAG    Kind = "ADD_TAG"
-	KindREMOVE_TAG Kind = "REMOVE_TAG"
-	KindWEBHOOK    Kind = "WEBHOOK"
-	KindEXIT       Kind = "EXIT"
+	KindSEND_EMAIL    Kind = "SEND_EMAIL"
+	KindWAIT          Kind = "WAIT"
+	KindCONDITION     Kind = "CONDITION"
+	KindADD_TAG       Kind = "ADD_TAG"
+	KindREMOVE_TAG    Kind = "REMOVE_TAG"
+	KindSET_ATTRIBUTE Kind = "SET_ATTRIBUTE"
+	KindWEBHOOK       Kind = "WEBHOOK"
+	KindEXIT          Kind = "EXIT"
 )
 
 func (k Kind) String() string {
@@ -166,7 +167,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindSEND_EMAIL, KindWAIT, KindCONDITION, KindADD_TAG, KindREMOVE_TAG, KindWEBHOOK, KindEXIT:
+	case KindSEND_EMAIL, KindWAIT, KindCONDITION, KindADD_TAG, KindREMOVE_TAG, KindSET_ATTRIBUTE, KindWEBHOOK, KindEXIT:
 		return nil
 	default:
 		return fmt.Errorf("workflowstep: invalid enum value for kind field: %q", k)

@@ -1115,7 +1115,7 @@ func (ec *executionContext) unmarshalInputCustomerLoginInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "password"}
+	fieldsInOrder := [...]string{"email", "password", "anonymousId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1136,6 +1136,13 @@ func (ec *executionContext) unmarshalInputCustomerLoginInput(ctx context.Context
 				return it, err
 			}
 			it.Password = data
+		case "anonymousId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("anonymousId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnonymousID = data
 		}
 	}
 	return it, nil
@@ -1168,7 +1175,7 @@ func (ec *executionContext) unmarshalInputCustomerRegisterInput(ctx context.Cont
 		asMap["acceptsMarketing"] = false
 	}
 
-	fieldsInOrder := [...]string{"email", "password", "firstName", "lastName", "acceptsMarketing"}
+	fieldsInOrder := [...]string{"email", "password", "firstName", "lastName", "acceptsMarketing", "anonymousId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1210,6 +1217,13 @@ func (ec *executionContext) unmarshalInputCustomerRegisterInput(ctx context.Cont
 				return it, err
 			}
 			it.AcceptsMarketing = data
+		case "anonymousId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("anonymousId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnonymousID = data
 		}
 	}
 	return it, nil

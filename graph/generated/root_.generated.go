@@ -924,6 +924,9 @@ type ComplexityRoot struct {
 		TokenRefresh               func(childComplexity int, input model.TokenRefreshInput) int
 		TrackEvent                 func(childComplexity int, input model.TrackEventInput) int
 		WarehouseCreate            func(childComplexity int, input model.WarehouseCreateInput) int
+		WorkflowActivate           func(childComplexity int, id uuid.UUID) int
+		WorkflowCreate             func(childComplexity int, input model.WorkflowInput) int
+		WorkflowPause              func(childComplexity int, id uuid.UUID) int
 	}
 
 	Order struct {
@@ -1744,6 +1747,11 @@ type ComplexityRoot struct {
 	WorkflowEnrollmentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WorkflowPayload struct {
+		UserErrors func(childComplexity int) int
+		Workflow   func(childComplexity int) int
 	}
 
 	WorkflowStep struct {
@@ -6037,6 +6045,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WarehouseCreate(childComplexity, args["input"].(model.WarehouseCreateInput)), true
+	case "Mutation.workflowActivate":
+		if e.ComplexityRoot.Mutation.WorkflowActivate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_workflowActivate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WorkflowActivate(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.workflowCreate":
+		if e.ComplexityRoot.Mutation.WorkflowCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_workflowCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WorkflowCreate(childComplexity, args["input"].(model.WorkflowInput)), true
+	case "Mutation.workflowPause":
+		if e.ComplexityRoot.Mutation.WorkflowPause == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_workflowPause_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WorkflowPause(childComplexity, args["id"].(uuid.UUID)), true
 
 	case "Order.addresses":
 		if e.ComplexityRoot.Order.Addresses == nil {
@@ -9767,6 +9808,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkflowEnrollmentEdge.Node(childComplexity), true
 
+	case "WorkflowPayload.userErrors":
+		if e.ComplexityRoot.WorkflowPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowPayload.UserErrors(childComplexity), true
+	case "WorkflowPayload.workflow":
+		if e.ComplexityRoot.WorkflowPayload.Workflow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowPayload.Workflow(childComplexity), true
+
 	case "WorkflowStep.branches":
 		if e.ComplexityRoot.WorkflowStep.Branches == nil {
 			break
@@ -10006,10 +10060,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("WarehouseWhereInput", ec.unmarshalInputWarehouseWhereInput),
 			graphql.NewInputUnmarshaler("WebhookEventOrder", ec.unmarshalInputWebhookEventOrder),
 			graphql.NewInputUnmarshaler("WebhookEventWhereInput", ec.unmarshalInputWebhookEventWhereInput),
+			graphql.NewInputUnmarshaler("WorkflowConditionInput", ec.unmarshalInputWorkflowConditionInput),
 			graphql.NewInputUnmarshaler("WorkflowEnrollmentOrder", ec.unmarshalInputWorkflowEnrollmentOrder),
 			graphql.NewInputUnmarshaler("WorkflowEnrollmentWhereInput", ec.unmarshalInputWorkflowEnrollmentWhereInput),
+			graphql.NewInputUnmarshaler("WorkflowInput", ec.unmarshalInputWorkflowInput),
+			graphql.NewInputUnmarshaler("WorkflowStepInput", ec.unmarshalInputWorkflowStepInput),
 			graphql.NewInputUnmarshaler("WorkflowStepOrder", ec.unmarshalInputWorkflowStepOrder),
 			graphql.NewInputUnmarshaler("WorkflowStepWhereInput", ec.unmarshalInputWorkflowStepWhereInput),
+			graphql.NewInputUnmarshaler("WorkflowTriggerInput", ec.unmarshalInputWorkflowTriggerInput),
 		)
 	}
 	first := true
@@ -10242,6 +10300,8 @@ input CustomerRegisterInput {
   lastName: String
   "Consent to marketing email."
   acceptsMarketing: Boolean = false
+  "The storefront's visitor id (trackEvent's anonymousId): the visitor's earlier events become the customer's."
+  anonymousId: String
 }
 
 type CustomerRegisterPayload {
@@ -10255,6 +10315,8 @@ type CustomerRegisterPayload {
 input CustomerLoginInput {
   email: String!
   password: String!
+  "The storefront's visitor id (trackEvent's anonymousId): the visitor's earlier events become the customer's."
+  anonymousId: String
 }
 
 type CustomerLoginPayload {
@@ -11764,6 +11826,87 @@ type PopupConfirmPayload {
   "Whether the email is now subscribed."
   confirmed: Boolean!
   "INVALID (a wrong or superseded token), TOKEN_EXPIRED."
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
+	{Name: "../marketing_workflows.graphqls", Input: `"Any JSON value."
+scalar Any
+
+# Automation workflows (docs/workflows.md): a trigger enrols a customer,
+# steps run one after another, waits survive restarts, and no email is
+# sent twice.
+
+extend type Mutation {
+  "Create a DRAFT workflow with its steps (activate it to start enrolling)."
+  workflowCreate(input: WorkflowInput!): WorkflowPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Start enrolling customers (DRAFT or PAUSED → ACTIVE)."
+  workflowActivate(id: ID!): WorkflowPayload! @auth(scope: STAFF, permission: "marketing:write")
+  "Stop enrolling and advancing (ACTIVE → PAUSED); runs resume on activation."
+  workflowPause(id: ID!): WorkflowPayload! @auth(scope: STAFF, permission: "marketing:write")
+}
+
+"Input of workflowCreate."
+input WorkflowInput {
+  name: String!
+  description: String
+  trigger: WorkflowTriggerInput!
+  "The steps, run from the first (at most 50)."
+  steps: [WorkflowStepInput!]!
+  "Whether a customer may run the workflow again after a run ended."
+  allowReentry: Boolean
+  "The least time between two runs of one customer, in seconds."
+  reentryCooldownSeconds: Int
+}
+
+"What enrols a customer."
+input WorkflowTriggerInput {
+  "CUSTOMER_CREATED, ORDER_PLACED, ORDER_PAID, ORDER_FULFILLED, CART_ABANDONED, EVENT_TRACKED or SEGMENT_ENTERED."
+  type: String!
+  "EVENT_TRACKED: the tracked event's type."
+  eventType: String
+  "EVENT_TRACKED: filters on its properties (the segment rules' event filters)."
+  filters: [Map!]
+  "SEGMENT_ENTERED: the segment."
+  segmentId: ID
+}
+
+"One step of a workflow."
+input WorkflowStepInput {
+  "SEND_EMAIL, WAIT, CONDITION, ADD_TAG, REMOVE_TAG, SET_ATTRIBUTE or EXIT."
+  kind: String!
+  name: String
+  "SEND_EMAIL: the template, and an optional subject instead of the template's."
+  templateId: ID
+  subject: String
+  "WAIT: how long, in seconds."
+  waitSeconds: Int
+  "CONDITION: the test; yesNext and noNext are the positions (0-based) to go on at."
+  condition: WorkflowConditionInput
+  yesNext: Int
+  noNext: Int
+  "ADD_TAG, REMOVE_TAG: the tag."
+  tag: String
+  "SET_ATTRIBUTE: the profile attribute and its value."
+  attribute: String
+  value: Any
+  "The position to go on at (default: the next step; only forward)."
+  next: Int
+}
+
+"The test of a CONDITION step."
+input WorkflowConditionInput {
+  "IN_SEGMENT, PROFILE (a segment rule on the profile) or EVENT_SINCE_ENROLLMENT."
+  kind: String!
+  segmentId: ID
+  rule: Map
+  eventType: String
+  filters: [Map!]
+}
+
+"Result of a workflow mutation."
+type WorkflowPayload {
+  workflow: AutomationWorkflow
+  "INVALID, REQUIRED, TOO_LONG, TOO_MANY, NOT_FOUND, INVALID_STATE, UNSUPPORTED (with the step's path)."
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
@@ -24584,6 +24727,7 @@ enum WorkflowStepKind @goModel(model: "github.com/omnisphere/omnisphere/ent/work
   CONDITION
   ADD_TAG
   REMOVE_TAG
+  SET_ATTRIBUTE
   WEBHOOK
   EXIT
 }
@@ -27890,6 +28034,16 @@ func (ec *executionContext) childFields_WorkflowEnrollmentEdge(ctx context.Conte
 		return ec.fieldContext_WorkflowEnrollmentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WorkflowEnrollmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "workflow":
+		return ec.fieldContext_WorkflowPayload_workflow(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_WorkflowPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_WorkflowStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

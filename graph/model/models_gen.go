@@ -318,6 +318,8 @@ type CustomerActivity struct {
 type CustomerLoginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// The storefront's visitor id (trackEvent's anonymousId): the visitor's earlier events become the customer's.
+	AnonymousID *string `json:"anonymousId,omitempty"`
 }
 
 type CustomerLoginPayload struct {
@@ -334,6 +336,8 @@ type CustomerRegisterInput struct {
 	LastName  *string `json:"lastName,omitempty"`
 	// Consent to marketing email.
 	AcceptsMarketing *bool `json:"acceptsMarketing,omitempty"`
+	// The storefront's visitor id (trackEvent's anonymousId): the visitor's earlier events become the customer's.
+	AnonymousID *string `json:"anonymousId,omitempty"`
 }
 
 type CustomerRegisterPayload struct {
@@ -1305,6 +1309,71 @@ type WarehouseCreateInput struct {
 type WarehouseCreatePayload struct {
 	Warehouse  *ent.Warehouse `json:"warehouse,omitempty"`
 	UserErrors []*UserError   `json:"userErrors"`
+}
+
+// The test of a CONDITION step.
+type WorkflowConditionInput struct {
+	// IN_SEGMENT, PROFILE (a segment rule on the profile) or EVENT_SINCE_ENROLLMENT.
+	Kind      string           `json:"kind"`
+	SegmentID *uuid.UUID       `json:"segmentId,omitempty"`
+	Rule      map[string]any   `json:"rule,omitempty"`
+	EventType *string          `json:"eventType,omitempty"`
+	Filters   []map[string]any `json:"filters,omitempty"`
+}
+
+// Input of workflowCreate.
+type WorkflowInput struct {
+	Name        string                `json:"name"`
+	Description *string               `json:"description,omitempty"`
+	Trigger     *WorkflowTriggerInput `json:"trigger"`
+	// The steps, run from the first (at most 50).
+	Steps []*WorkflowStepInput `json:"steps"`
+	// Whether a customer may run the workflow again after a run ended.
+	AllowReentry *bool `json:"allowReentry,omitempty"`
+	// The least time between two runs of one customer, in seconds.
+	ReentryCooldownSeconds *int `json:"reentryCooldownSeconds,omitempty"`
+}
+
+// Result of a workflow mutation.
+type WorkflowPayload struct {
+	Workflow *ent.AutomationWorkflow `json:"workflow,omitempty"`
+	// INVALID, REQUIRED, TOO_LONG, TOO_MANY, NOT_FOUND, INVALID_STATE, UNSUPPORTED (with the step's path).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// One step of a workflow.
+type WorkflowStepInput struct {
+	// SEND_EMAIL, WAIT, CONDITION, ADD_TAG, REMOVE_TAG, SET_ATTRIBUTE or EXIT.
+	Kind string  `json:"kind"`
+	Name *string `json:"name,omitempty"`
+	// SEND_EMAIL: the template, and an optional subject instead of the template's.
+	TemplateID *uuid.UUID `json:"templateId,omitempty"`
+	Subject    *string    `json:"subject,omitempty"`
+	// WAIT: how long, in seconds.
+	WaitSeconds *int `json:"waitSeconds,omitempty"`
+	// CONDITION: the test; yesNext and noNext are the positions (0-based) to go on at.
+	Condition *WorkflowConditionInput `json:"condition,omitempty"`
+	YesNext   *int                    `json:"yesNext,omitempty"`
+	NoNext    *int                    `json:"noNext,omitempty"`
+	// ADD_TAG, REMOVE_TAG: the tag.
+	Tag *string `json:"tag,omitempty"`
+	// SET_ATTRIBUTE: the profile attribute and its value.
+	Attribute *string `json:"attribute,omitempty"`
+	Value     any     `json:"value,omitempty"`
+	// The position to go on at (default: the next step; only forward).
+	Next *int `json:"next,omitempty"`
+}
+
+// What enrols a customer.
+type WorkflowTriggerInput struct {
+	// CUSTOMER_CREATED, ORDER_PLACED, ORDER_PAID, ORDER_FULFILLED, CART_ABANDONED, EVENT_TRACKED or SEGMENT_ENTERED.
+	Type string `json:"type"`
+	// EVENT_TRACKED: the tracked event's type.
+	EventType *string `json:"eventType,omitempty"`
+	// EVENT_TRACKED: filters on its properties (the segment rules' event filters).
+	Filters []map[string]any `json:"filters,omitempty"`
+	// SEGMENT_ENTERED: the segment.
+	SegmentID *uuid.UUID `json:"segmentId,omitempty"`
 }
 
 // Codes of CartWarning.

@@ -250,6 +250,9 @@ func (r *queryResolver) WebhookEvents(ctx context.Context, after *entgql.Cursor[
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// EmailCampaign returns generated.EmailCampaignResolver implementation.
+func (r *Resolver) EmailCampaign() generated.EmailCampaignResolver { return &emailCampaignResolver{r} }
+
 // InventoryLevel returns generated.InventoryLevelResolver implementation.
 func (r *Resolver) InventoryLevel() generated.InventoryLevelResolver {
 	return &inventoryLevelResolver{r}
@@ -278,6 +281,7 @@ func (r *Resolver) ShippingMethod() generated.ShippingMethodResolver {
 
 type (
 	customerResolver        struct{ *Resolver }
+	emailCampaignResolver   struct{ *Resolver }
 	inventoryLevelResolver  struct{ *Resolver }
 	merchantAccountResolver struct{ *Resolver }
 	productResolver         struct{ *Resolver }

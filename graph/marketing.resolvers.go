@@ -20,6 +20,19 @@ import (
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
+// Attribution is the resolver for the attribution field.
+func (r *emailCampaignResolver) Attribution(ctx context.Context, obj *ent.EmailCampaign) (*model.CampaignAttribution, error) {
+	a, err := r.Marketing.AttributedRevenue(ctx, obj, r.AttributionWindow)
+	if err != nil {
+		return nil, err
+	}
+	w := r.AttributionWindow
+	if w <= 0 {
+		w = marketing.DefaultAttributionWindow
+	}
+	return &model.CampaignAttribution{Revenue: money(a.Revenue, a.Currency), Orders: a.Orders, WindowHours: int(w / time.Hour)}, nil
+}
+
 // TrackEvent is the resolver for the trackEvent field.
 func (r *mutationResolver) TrackEvent(ctx context.Context, input model.TrackEventInput) (*model.TrackEventPayload, error) {
 	in := marketing.TrackInput{Type: input.Type, Properties: input.Properties, AnonymousID: str(input.AnonymousID),

@@ -6,6 +6,7 @@ package graph
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/internal/auth"
@@ -38,6 +39,9 @@ type Resolver struct {
 	// Marketing is the marketing engine (profiles, events, segments,
 	// templates, campaigns' content).
 	Marketing *marketing.Service
+	// AttributionWindow is how long after a click a paid order counts as
+	// the campaign's (0: marketing.DefaultAttributionWindow).
+	AttributionWindow time.Duration
 	// Workflows are the automation workflows.
 	Workflows *workflow.Service
 	// Popups are the capture popups.

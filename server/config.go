@@ -98,13 +98,14 @@ type Config struct {
 	BillingPastDueGrace time.Duration // BILLING_PAST_DUE_GRACE (168h): full use after a failed plan payment, then admin writes are refused
 
 	// The marketing engine (docs/marketing.md, docs/campaigns.md, docs/email-templates.md).
-	SMTPURL         string        // SMTP_URL: smtp://user:pass@host:port?tls=none|starttls|tls; empty = emails are logged, not sent
-	EmailFrom       string        // EMAIL_FROM (no-reply@<PUBLIC_URL host>): sender of campaigns without their own from address
-	TrackingKeys    string        // TRACKING_KEYS: "id:base64key,…" (first signs); empty = one key derived from JWT_SECRET
-	CampaignPoll    time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
-	CampaignRate    int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
-	CampaignWorkers int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
-	SegmentRefresh  time.Duration // SEGMENT_REFRESH_INTERVAL (1h): dynamic segments are recomputed this often (time-based rules)
+	SMTPURL           string        // SMTP_URL: smtp://user:pass@host:port?tls=none|starttls|tls; empty = emails are logged, not sent
+	EmailFrom         string        // EMAIL_FROM (no-reply@<PUBLIC_URL host>): sender of campaigns without their own from address
+	TrackingKeys      string        // TRACKING_KEYS: "id:base64key,…" (first signs); empty = one key derived from JWT_SECRET
+	CampaignPoll      time.Duration // CAMPAIGN_POLL_INTERVAL (5s): how often due campaigns are looked for
+	CampaignRate      int           // CAMPAIGN_RATE_PER_MINUTE (300000): a store's default send rate
+	CampaignWorkers   int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
+	AttributionWindow time.Duration // ATTRIBUTION_WINDOW (120h): a paid order within this time after a recipient's first click counts as the campaign's
+	SegmentRefresh    time.Duration // SEGMENT_REFRESH_INTERVAL (1h): dynamic segments are recomputed this often (time-based rules)
 }
 
 // defaultEmailFrom is EMAIL_FROM's default: no-reply at PUBLIC_URL's host.
@@ -233,6 +234,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.CampaignRate = intVar(getenv, "CAMPAIGN_RATE_PER_MINUTE", 300_000, &errs)
 	c.CampaignWorkers = intVar(getenv, "CAMPAIGN_WORKERS", 8, &errs)
 	c.SegmentRefresh = durVar(getenv, "SEGMENT_REFRESH_INTERVAL", time.Hour, &errs)
+	c.AttributionWindow = durVar(getenv, "ATTRIBUTION_WINDOW", 5*24*time.Hour, &errs)
+	if c.AttributionWindow < time.Hour {
+		errs = append(errs, errors.New("ATTRIBUTION_WINDOW must be at least 1h"))
+	}
 	if c.SegmentRefresh < time.Minute {
 		errs = append(errs, errors.New("SEGMENT_REFRESH_INTERVAL must be at least 1m"))
 	}

@@ -27,7 +27,8 @@ func newGraphQLHandler(s *Server) http.Handler {
 	limits := limitsOf(s.Config)
 	resolver := &graph.Resolver{Client: s.DB.Client, Auth: s.Auth, Catalog: s.Catalog, Billing: s.Billing, Checkout: s.Checkout, Bus: s.Bus, Log: s.Log,
 		Marketing: s.Marketing, Campaigns: s.Campaigns, DB: s.DB, Popups: s.Popups, Workflows: s.Workflows,
-		Subscriptions: s.Subscriptions}
+		AttributionWindow: s.Config.AttributionWindow,
+		Subscriptions:     s.Subscriptions}
 	schema := generated.NewExecutableSchema(generated.Config{
 		Resolvers: resolver,
 		Directives: generated.DirectiveRoot{

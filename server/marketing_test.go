@@ -92,6 +92,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 	})
 
 	var segmentID string
+	bobTotal := 0 // Bob's order, placed after the campaign
 	t.Run("a segment is computed on create and kept current as events arrive", func(t *testing.T) {
 		bad := e.mutate(t, &e.staffV, "segmentCreate", `mutation($in: SegmentInput!) { segmentCreate(input: $in) { segment { id } `+userErrs+` } }`,
 			map[string]any{"in": map[string]any{"name": "Broken", "rules": map[string]any{"match": "all", "conditions": []any{
@@ -214,6 +215,19 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		e.s.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, strings.Replace(click, "/t/c/", "/t/c/x", 1), nil))
 		require.Equal(t, http.StatusBadRequest, rec.Code)
 		require.Empty(t, rec.Header().Get("Location"))
+
+		// Bob clicked, then buys: the order is the campaign's.
+		bobV := &viewer.Viewer{Kind: viewer.Customer, MerchantID: e.store.ID, CustomerID: bob.ID}
+		done := e.complete(t, bobV, e.readyCart(t, bobV, 1, "bob@example.com"), "MANUAL", "mkt-bob")
+		require.Empty(t, done.list("userErrors"))
+		require.Empty(t, e.mutate(t, &e.staffV, "orderMarkPaid", `mutation($id: ID!) { orderMarkPaid(id: $id) { `+userErrs+` } }`,
+			map[string]any{"id": done.str("order", "id")}).list("userErrors"))
+		r := e.query(t, &e.staffV, `query($id: ID!) { node(id: $id) { ... on EmailCampaign { sentCount uniqueClickedCount
+		  attribution { revenue { amount } orders windowHours } } } }`, map[string]any{"id": id})
+		require.Empty(t, r.Errors, r.Body)
+		bobTotal = done.num("order", "totalAmount")
+		require.Contains(t, r.Body, fmt.Sprintf(`"attribution":{"revenue":{"amount":%d},"orders":1,"windowHours":120}`, bobTotal))
+		require.Contains(t, r.Body, `"sentCount":1,"uniqueClickedCount":1`)
 	})
 
 	t.Run("capture popups: targeting, single and double opt-in", func(t *testing.T) {
@@ -377,8 +391,8 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		  revenue { amount currencyCode } orders newCustomers topProducts { title units } daily { date orders } } }`,
 			map[string]any{"from": now.Add(-24 * time.Hour), "to": now.Add(time.Hour)})
 		require.Empty(t, r.Errors, r.Body)
-		require.Contains(t, r.Body, fmt.Sprintf(`"revenue":{"amount":%d,"currencyCode":"USD"},"orders":1,"newCustomers":1`, total-1000))
-		require.Contains(t, r.Body, `{"title":"Tee","units":2}`)
+		require.Contains(t, r.Body, fmt.Sprintf(`"revenue":{"amount":%d,"currencyCode":"USD"},"orders":2,"newCustomers":2`, total-1000+bobTotal))
+		require.Contains(t, r.Body, `{"title":"Tee","units":3}`)
 		r = e.query(t, &e.otherV, `query($from: Time!, $to: Time!) { growthOverview(from: $from, to: $to) { orders } }`,
 			map[string]any{"from": now.Add(-24 * time.Hour), "to": now.Add(time.Hour)})
 		require.Contains(t, r.Body, `"orders":0`, "another store's overview counts its own orders only")

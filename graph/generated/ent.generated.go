@@ -50,6 +50,9 @@ type CustomerResolver interface {
 	Orders(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.OrderConnection, error)
 	ActiveCart(ctx context.Context, obj *ent.Customer) (*model.Cart, error)
 }
+type EmailCampaignResolver interface {
+	Attribution(ctx context.Context, obj *ent.EmailCampaign) (*model.CampaignAttribution, error)
+}
 type InventoryLevelResolver interface {
 	QuantityAvailable(ctx context.Context, obj *ent.InventoryLevel) (int, error)
 }
@@ -8935,6 +8938,38 @@ func (ec *executionContext) fieldContext_EmailCampaign_sends(ctx context.Context
 	if fc.Args, err = ec.field_EmailCampaign_sends_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EmailCampaign_attribution(ctx context.Context, field graphql.CollectedField, obj *ent.EmailCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailCampaign_attribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EmailCampaign().Attribution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CampaignAttribution) graphql.Marshaler {
+			return ec.marshalNCampaignAttribution2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐCampaignAttribution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailCampaign_attribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EmailCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignAttribution(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -71758,6 +71793,12 @@ func (ec *executionContext) _EmailCampaign(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EmailCampaign_sends(ctx, field, obj)
+				})
+		case "attribution":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EmailCampaign_attribution(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

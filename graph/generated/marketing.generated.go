@@ -26,6 +26,84 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _CampaignAttribution_revenue(ctx context.Context, field graphql.CollectedField, obj *model.CampaignAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignAttribution_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignAttribution_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CampaignAttribution",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CampaignAttribution_orders(ctx context.Context, field graphql.CollectedField, obj *model.CampaignAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignAttribution_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignAttribution_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignAttribution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignAttribution_windowHours(ctx context.Context, field graphql.CollectedField, obj *model.CampaignAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignAttribution_windowHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignAttribution_windowHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignAttribution", field, false, false, "Int")
+}
+
 func (ec *executionContext) _CampaignPayload_campaign(ctx context.Context, field graphql.CollectedField, obj *model.CampaignPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1559,6 +1637,49 @@ func UnmarshalTrackEventInput(ctx context.Context, raw any) (model.TrackEventInp
 
 // region    **************************** object.gotpl ****************************
 
+var campaignAttributionImplementors = []string{"CampaignAttribution"}
+
+func (ec *executionContext) _CampaignAttribution(ctx context.Context, sel ast.SelectionSet, obj *model.CampaignAttribution) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignAttributionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignAttribution")
+		case "revenue":
+			out.Values[i] = ec._CampaignAttribution_revenue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._CampaignAttribution_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowHours":
+			out.Values[i] = ec._CampaignAttribution_windowHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var campaignPayloadImplementors = []string{"CampaignPayload"}
 
 func (ec *executionContext) _CampaignPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CampaignPayload) graphql.Marshaler {
@@ -2009,6 +2130,14 @@ func (ec *executionContext) _TrackEventPayload(ctx context.Context, sel ast.Sele
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNCampaignAttribution2ᚖgithubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐCampaignAttribution(ctx context.Context, sel ast.SelectionSet, v *model.CampaignAttribution) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignAttribution!")
+		return graphql.Null
+	}
+	return ec._CampaignAttribution(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNCampaignInput2githubᚗcomᚋomnisphereᚋomnisphereᚋgraphᚋmodelᚐCampaignInput(ctx context.Context, v any) (model.CampaignInput, error) {
 	res, err := ec.unmarshalInputCampaignInput(ctx, v)

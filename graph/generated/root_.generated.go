@@ -27,6 +27,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Customer() CustomerResolver
+	EmailCampaign() EmailCampaignResolver
 	InventoryLevel() InventoryLevelResolver
 	MerchantAccount() MerchantAccountResolver
 	Mutation() MutationResolver
@@ -138,6 +139,12 @@ type ComplexityRoot struct {
 	AutomationWorkflowEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CampaignAttribution struct {
+		Orders      func(childComplexity int) int
+		Revenue     func(childComplexity int) int
+		WindowHours func(childComplexity int) int
 	}
 
 	CampaignPayload struct {
@@ -517,6 +524,7 @@ type ComplexityRoot struct {
 	}
 
 	EmailCampaign struct {
+		Attribution        func(childComplexity int) int
 		BouncedCount       func(childComplexity int) int
 		CancelledAt        func(childComplexity int) int
 		ClickedCount       func(childComplexity int) int
@@ -2177,6 +2185,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AutomationWorkflowEdge.Node(childComplexity), true
 
+	case "CampaignAttribution.orders":
+		if e.ComplexityRoot.CampaignAttribution.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignAttribution.Orders(childComplexity), true
+	case "CampaignAttribution.revenue":
+		if e.ComplexityRoot.CampaignAttribution.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignAttribution.Revenue(childComplexity), true
+	case "CampaignAttribution.windowHours":
+		if e.ComplexityRoot.CampaignAttribution.WindowHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignAttribution.WindowHours(childComplexity), true
+
 	case "CampaignPayload.campaign":
 		if e.ComplexityRoot.CampaignPayload.Campaign == nil {
 			break
@@ -3807,6 +3834,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DiscountRedemptionEdge.Node(childComplexity), true
 
+	case "EmailCampaign.attribution":
+		if e.ComplexityRoot.EmailCampaign.Attribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailCampaign.Attribution(childComplexity), true
 	case "EmailCampaign.bouncedCount":
 		if e.ComplexityRoot.EmailCampaign.BouncedCount == nil {
 			break
@@ -11688,6 +11721,22 @@ type GrowthDay {
   revenue: Money!
   orders: Int!
   newCustomers: Int!
+}
+
+extend type EmailCampaign {
+  "Revenue attributed to the campaign's clicks (computed when asked)."
+  attribution: CampaignAttribution! @goField(forceResolver: true)
+}
+
+"""
+Orders paid by a campaign's recipients within the attribution window
+(ATTRIBUTION_WINDOW, 5 days) after their first click, net of refunds.
+"""
+type CampaignAttribution {
+  revenue: Money!
+  orders: Int!
+  "The window, in hours."
+  windowHours: Int!
 }
 `, BuiltIn: false},
 	{Name: "../marketing_popups.graphqls", Input: `# Capture popups (docs/popups.md): the merchant designs them, the
@@ -25094,6 +25143,18 @@ func (ec *executionContext) childFields_AutomationWorkflowEdge(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type AutomationWorkflowEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CampaignAttribution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revenue":
+		return ec.fieldContext_CampaignAttribution_revenue(ctx, field)
+	case "orders":
+		return ec.fieldContext_CampaignAttribution_orders(ctx, field)
+	case "windowHours":
+		return ec.fieldContext_CampaignAttribution_windowHours(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignAttribution", field.Name)
+}
+
 func (ec *executionContext) childFields_CampaignPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "campaign":
@@ -25928,6 +25989,8 @@ func (ec *executionContext) childFields_EmailCampaign(ctx context.Context, field
 		return ec.fieldContext_EmailCampaign_segment(ctx, field)
 	case "sends":
 		return ec.fieldContext_EmailCampaign_sends(ctx, field)
+	case "attribution":
+		return ec.fieldContext_EmailCampaign_attribution(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmailCampaign", field.Name)
 }

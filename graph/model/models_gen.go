@@ -60,6 +60,15 @@ type AccountDeletePayload struct {
 	UserErrors  []*UserError `json:"userErrors"`
 }
 
+// Orders paid by a campaign's recipients within the attribution window
+// (ATTRIBUTION_WINDOW, 5 days) after their first click, net of refunds.
+type CampaignAttribution struct {
+	Revenue *Money `json:"revenue"`
+	Orders  int    `json:"orders"`
+	// The window, in hours.
+	WindowHours int `json:"windowHours"`
+}
+
 // Input of campaignCreate and campaignUpdate.
 type CampaignInput struct {
 	Name string `json:"name"`

@@ -217,6 +217,9 @@ func (CustomerEvent) Indexes() []ent.Index {
 		index.Fields("merchant_id", "type", "occurred_at"),
 		index.Fields("customer_id", "occurred_at"),
 		index.Fields("merchant_id", "occurred_at"),
+		// Tracked sessions of the growth overview's conversion.
+		index.Fields("merchant_id", "occurred_at").StorageKey("customerevent_merchant_id_occurred_at_session").
+			Annotations(entsql.IndexWhere("session_id IS NOT NULL"), entsql.IncludeColumns("session_id", "type")),
 		index.Fields("merchant_id", "anonymous_id"),
 		index.Fields("merchant_id", "message_id").Unique(),
 	}

@@ -461,6 +461,19 @@ var (
 				Columns: []*schema.Column{CustomerEventsColumns[18], CustomerEventsColumns[15]},
 			},
 			{
+				Name:    "customerevent_merchant_id_occurred_at_session",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerEventsColumns[18], CustomerEventsColumns[15]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						CustomerEventsColumns[10].Name,
+
+						CustomerEventsColumns[4].Name,
+					},
+					Where: "session_id IS NOT NULL",
+				},
+			},
+			{
 				Name:    "customerevent_merchant_id_anonymous_id",
 				Unique:  false,
 				Columns: []*schema.Column{CustomerEventsColumns[18], CustomerEventsColumns[3]},
@@ -1268,6 +1281,23 @@ var (
 				Name:    "order_shipping_method_id",
 				Unique:  false,
 				Columns: []*schema.Column{OrdersColumns[37]},
+			},
+			{
+				Name:    "order_merchant_id_paid_at",
+				Unique:  false,
+				Columns: []*schema.Column{OrdersColumns[35], OrdersColumns[21]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						OrdersColumns[9].Name,
+
+						OrdersColumns[14].Name,
+
+						OrdersColumns[36].Name,
+
+						OrdersColumns[4].Name,
+					},
+					Where: "paid_at IS NOT NULL",
+				},
 			},
 		},
 	}

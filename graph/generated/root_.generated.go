@@ -11498,10 +11498,11 @@ enum UserErrorCode {
 extend type Query {
   """
   A customer profile. With an id: the store's staff (customers:read) read
-  any customer of their store. Without: the signed-in storefront customer
-  reads their own profile.
+  any customer of their store (else FORBIDDEN). Without: the signed-in
+  storefront customer reads their own profile, also while the storefront is
+  not published (else UNAUTHENTICATED). The resolver checks both.
   """
-  customer(id: ID): Customer! @auth(scope: STOREFRONT)
+  customer(id: ID): Customer! @auth(scope: PUBLIC)
   "The members of a segment, in the order they joined."
   segmentMembers(segmentId: ID!, first: Int, after: Cursor): SegmentMemberConnection! @auth(scope: STAFF, permission: "customers:read")
   "How many customers a rule matches now, without saving it (segment builder preview)."

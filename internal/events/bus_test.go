@@ -503,6 +503,7 @@ func TestTypes(t *testing.T) {
 		EmailOpened{SendID: id},
 		EmailClicked{SendID: id, URL: "https://example.com"},
 		CampaignProgress{CampaignID: id, Sent: 5},
+		SegmentEntered{SegmentID: uuid.New(), CustomerID: id, EnteredAt: time.Now().UTC().Truncate(time.Millisecond)},
 	}
 	topics := map[string]bool{}
 	for _, m := range msgs {

@@ -45,13 +45,6 @@ func userErrors(err error) ([]*model.UserError, error) {
 		}
 		return out, nil
 	}
-	if e, ok := campaign.IsUserError(err); ok {
-		out := make([]*model.UserError, 0, len(e.Errors))
-		for _, fe := range e.Errors {
-			out = append(out, &model.UserError{Field: fe.Field, Message: fe.Message, Code: model.UserErrorCode(fe.Code)})
-		}
-		return out, nil
-	}
 	if e, ok := billing.IsUserError(err); ok {
 		return []*model.UserError{{Field: e.Field, Message: e.Message, Code: model.UserErrorCode(e.Code)}}, nil
 	}

@@ -3,11 +3,12 @@ package analytics
 import (
 	"errors"
 	"fmt"
+	"github.com/omnisphere/omnisphere/internal/usererr"
 )
 
 // Code is the machine-readable code of a user error; the values are those of
 // GraphQL's UserErrorCode.
-type Code string
+type Code = usererr.Code
 
 // The user-error codes of this package.
 const (
@@ -20,23 +21,10 @@ const (
 )
 
 // FieldError is a problem the caller can fix, tied to an input field.
-type FieldError struct {
-	// Field is the path to the field, e.g. ["to"] or ["timeZone"]; nil when
-	// no single field is at fault.
-	Field   []string
-	Message string
-	Code    Code
-}
+type FieldError = usererr.FieldError
 
 // Error is one or more FieldErrors: the outcome "your input is wrong".
-type Error struct{ Errors []FieldError }
-
-func (e *Error) Error() string {
-	if len(e.Errors) == 0 {
-		return "analytics: invalid input"
-	}
-	return "analytics: " + e.Errors[0].Message
-}
+type Error = usererr.Error
 
 // IsUserError reports whether err is (or wraps) an *Error.
 func IsUserError(err error) (*Error, bool) {
@@ -62,5 +50,5 @@ func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return &Error{Errors: p.list}
+	return &Error{Scope: "analytics", Errors: p.list}
 }

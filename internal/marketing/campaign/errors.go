@@ -3,11 +3,12 @@ package campaign
 import (
 	"errors"
 	"fmt"
+	"github.com/omnisphere/omnisphere/internal/usererr"
 )
 
 // Code is the machine-readable code of a user error; the values are those of
 // GraphQL's UserErrorCode.
-type Code string
+type Code = usererr.Code
 
 // The user-error codes of this package.
 const (
@@ -17,24 +18,11 @@ const (
 )
 
 // FieldError is a problem the caller can fix, tied to an input field.
-type FieldError struct {
-	// Field is the path to the field, e.g. ["input", "scheduledAt"]; nil
-	// when no single field is at fault.
-	Field   []string
-	Message string
-	Code    Code
-}
+type FieldError = usererr.FieldError
 
 // Error is one or more FieldErrors: the outcome "your input is wrong" (an
 // invalid status transition, a time in the past).
-type Error struct{ Errors []FieldError }
-
-func (e *Error) Error() string {
-	if len(e.Errors) == 0 {
-		return "campaign: invalid input"
-	}
-	return "campaign: " + e.Errors[0].Message
-}
+type Error = usererr.Error
 
 // IsUserError reports whether err is (or wraps) an *Error.
 func IsUserError(err error) (*Error, bool) {
@@ -51,5 +39,5 @@ var ErrNotFound = errors.New("campaign: not found")
 
 // fieldErr is a single FieldError as an error.
 func fieldErr(code Code, path []string, format string, args ...any) error {
-	return &Error{Errors: []FieldError{{Field: path, Message: fmt.Sprintf(format, args...), Code: code}}}
+	return &Error{Scope: "campaign", Errors: []FieldError{{Field: path, Message: fmt.Sprintf(format, args...), Code: code}}}
 }

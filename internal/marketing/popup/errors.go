@@ -3,13 +3,14 @@ package popup
 import (
 	"errors"
 	"fmt"
+	"github.com/omnisphere/omnisphere/internal/usererr"
 	"slices"
 	"strconv"
 )
 
 // Code is the machine-readable code of a user error; the values are those of
 // GraphQL's UserErrorCode.
-type Code string
+type Code = usererr.Code
 
 // The user-error codes of this package.
 const (
@@ -28,23 +29,10 @@ const (
 )
 
 // FieldError is a problem the caller can fix, tied to an input field.
-type FieldError struct {
-	// Field is the path to the field, e.g. ["input", "includePaths", "2"];
-	// nil when no single field is at fault.
-	Field   []string
-	Message string
-	Code    Code
-}
+type FieldError = usererr.FieldError
 
 // Error is one or more FieldErrors: the outcome "your input is wrong".
-type Error struct{ Errors []FieldError }
-
-func (e *Error) Error() string {
-	if len(e.Errors) == 0 {
-		return "popup: invalid input"
-	}
-	return "popup: " + e.Errors[0].Message
-}
+type Error = usererr.Error
 
 // IsUserError reports whether err is (or wraps) an *Error.
 func IsUserError(err error) (*Error, bool) {
@@ -71,7 +59,7 @@ func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return &Error{Errors: p.list}
+	return &Error{Scope: "popup", Errors: p.list}
 }
 
 // fieldErr is a single FieldError as an error.

@@ -3,13 +3,14 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"github.com/omnisphere/omnisphere/internal/usererr"
 	"slices"
 	"strconv"
 )
 
 // Code is the machine-readable code of a user error; the values are those of
 // GraphQL's UserErrorCode.
-type Code string
+type Code = usererr.Code
 
 // The user-error codes of this package.
 const (
@@ -25,24 +26,11 @@ const (
 )
 
 // FieldError is a problem the caller can fix, tied to an input field.
-type FieldError struct {
-	// Field is the path to the field, e.g. ["input", "steps", "2",
-	// "waitSeconds"]; nil when no single field is at fault.
-	Field   []string
-	Message string
-	Code    Code
-}
+type FieldError = usererr.FieldError
 
 // Error is one or more FieldErrors: the outcome "your input is wrong" (an
 // invalid definition, an invalid status transition).
-type Error struct{ Errors []FieldError }
-
-func (e *Error) Error() string {
-	if len(e.Errors) == 0 {
-		return "workflow: invalid input"
-	}
-	return "workflow: " + e.Errors[0].Message
-}
+type Error = usererr.Error
 
 // IsUserError reports whether err is (or wraps) an *Error.
 func IsUserError(err error) (*Error, bool) {
@@ -68,7 +56,7 @@ func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return &Error{Errors: p.list}
+	return &Error{Scope: "workflow", Errors: p.list}
 }
 
 // fieldErr is a single FieldError as an error.

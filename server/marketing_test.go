@@ -33,6 +33,12 @@ func TestMarketing(t *testing.T) {
 	}
 }
 
+// asyncWait bounds the waits for what the durable path, the relay's
+// retries and the background senders do after a request: generous, since
+// CI runs every package at once under -race on two cores (the expected
+// case takes well under a second).
+const asyncWait = 60 * time.Second
+
 const trackMutation = `mutation($in: TrackEventInput!) { trackEvent(input: $in) { eventId ` + userErrs + ` } }`
 
 func testMarketing(t *testing.T, b dbtest.Backend) {
@@ -116,7 +122,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.Eventually(t, func() bool {
 			n, _ := c.SegmentMember.Query().Where(segmentmember.SegmentID(uuid.MustParse(segmentID)), segmentmember.CustomerID(bob.CustomerID)).Count(sctx)
 			return n == 1
-		}, 10*time.Second, 50*time.Millisecond)
+		}, asyncWait, 50*time.Millisecond)
 		r := e.query(t, &e.staffV, `query($id: ID!) { segmentMembers(segmentId: $id, first: 10) { totalCount edges { node { customer { email } } } } }`,
 			map[string]any{"id": segmentID})
 		require.Empty(t, r.Errors, r.Body)
@@ -179,7 +185,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.Eventually(t, func() bool {
 			row, err := c.EmailCampaign.Get(sctx, uuid.MustParse(id))
 			return err == nil && row.Status == "SENT"
-		}, 20*time.Second, 50*time.Millisecond)
+		}, asyncWait, 50*time.Millisecond)
 		msgs, err = mailpittest.Messages(ctx, api)
 		require.NoError(t, err)
 		require.Len(t, msgs, 1)
@@ -273,7 +279,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.NoError(t, err)
 		require.Equal(t, customer.EmailConsentPENDING, quinn.EmailConsent)
 		var msgs []mailpittest.Message
-		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, 10*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, asyncWait, 50*time.Millisecond)
 		require.Equal(t, "quinn@example.com", msgs[0].To[0].Address)
 		body, err := mailpittest.Text(ctx, api, msgs[0].ID)
 		require.NoError(t, err)
@@ -337,13 +343,13 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 				"acceptsMarketing": true, "anonymousId": "anon-wren"}})
 		require.Empty(t, r.Errors, r.Body)
 		var msgs []mailpittest.Message
-		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, 15*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 1 }, asyncWait, 50*time.Millisecond)
 		require.Equal(t, "Welcome, Wren", msgs[0].Subject)
 		require.Equal(t, "wren@example.com", msgs[0].To[0].Address)
 		require.Eventually(t, func() bool {
 			w, err := c.Customer.Query().Where(customer.Email("wren@example.com")).Only(sctx)
 			return err == nil && len(w.Tags) == 1 && w.Tags[0] == "welcomed"
-		}, 10*time.Second, 50*time.Millisecond)
+		}, asyncWait, 50*time.Millisecond)
 
 		// Wren leaves a cart; after its wait the reminder goes out, with the cart.
 		wren, err := c.Customer.Query().Where(customer.Email("wren@example.com")).Only(sctx)
@@ -355,7 +361,7 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, n, 1)
 		abandonedAt := time.Now()
-		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 2 }, 20*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { msgs, _ = mailpittest.Messages(ctx, api); return len(msgs) == 2 }, asyncWait, 50*time.Millisecond)
 		require.GreaterOrEqual(t, time.Since(abandonedAt), 2*time.Second, "not before the wait")
 		require.Equal(t, "You left something behind", msgs[0].Subject)
 		body, err := mailpittest.Text(ctx, api, msgs[0].ID)

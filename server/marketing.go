@@ -4,17 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 
-	"github.com/google/uuid"
-
-	"github.com/omnisphere/omnisphere/ent"
-	"github.com/omnisphere/omnisphere/ent/customer"
-	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/marketing/campaign"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
@@ -22,7 +16,6 @@ import (
 	"github.com/omnisphere/omnisphere/internal/marketing/tracking"
 	"github.com/omnisphere/omnisphere/internal/marketing/workflow"
 	"github.com/omnisphere/omnisphere/internal/ratelimit"
-	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
 // The durable consumer groups of the marketing engine.
@@ -89,70 +82,11 @@ func (s *Server) consumeMarketing(ctx context.Context) error {
 	if s.Marketing == nil {
 		return nil
 	}
-	if err := s.Durable.Consume(ctx, groupSegments, s.reevaluate); err != nil {
+	if err := s.Durable.Consume(ctx, groupSegments, s.Marketing.ReevaluateFor); err != nil {
 		return err
 	}
 	return s.Durable.Consume(ctx, workflow.ConsumerGroup, s.Workflows.HandleEvent)
 }
-
-// reevaluate keeps the dynamic segments current as a customer's events
-// arrive: the customer the event is about is evaluated again against every
-// dynamic segment of its store (segment.entered events for the segments
-// they join).
-func (s *Server) reevaluate(ctx context.Context, e events.Event) error {
-	id, err := s.customerOf(ctx, e)
-	if err != nil || id == uuid.Nil {
-		return err
-	}
-	_, _, err = s.Marketing.Segments.ReevaluateCustomer(viewer.ActAsStore(ctx, e.MerchantID, "segment re-evaluation"), e.MerchantID, id)
-	if ent.IsNotFound(err) {
-		return nil // the customer was erased meanwhile
-	}
-	return err
-}
-
-// customerOf is the customer profile an event is about, or uuid.Nil.
-func (s *Server) customerOf(ctx context.Context, e events.Event) (uuid.UUID, error) {
-	switch e.Topic {
-	case events.TopicCustomerEventTracked:
-		m, err := events.Decode[events.CustomerEventTracked](e)
-		if err != nil || m.CustomerID == nil {
-			return uuid.Nil, ignoreDecode(err)
-		}
-		return *m.CustomerID, nil
-	case events.TopicCustomerCreated:
-		m, err := events.Decode[events.CustomerCreated](e)
-		return m.CustomerID, ignoreDecode(err)
-	case events.TopicCustomerUpdated:
-		m, err := events.Decode[events.CustomerUpdated](e)
-		return m.CustomerID, ignoreDecode(err)
-	case events.TopicOrderPaid, events.TopicOrderRefunded, events.TopicOrderCreated:
-		var m events.OrderState // every order event carries it
-		if err := json.Unmarshal(e.Payload, &m); err != nil {
-			return uuid.Nil, nil
-		}
-		if m.CustomerID != nil {
-			return *m.CustomerID, nil
-		}
-		sctx := viewer.ActAsStore(ctx, e.MerchantID, "segment re-evaluation")
-		o, err := s.DB.Client.Order.Get(sctx, m.OrderID)
-		if ent.IsNotFound(err) || (err == nil && o.Email == "") {
-			return uuid.Nil, nil
-		} else if err != nil {
-			return uuid.Nil, err
-		}
-		id, err := s.DB.Client.Customer.Query().Where(customer.MerchantID(e.MerchantID), customer.Email(o.Email)).FirstID(sctx)
-		if ent.IsNotFound(err) {
-			return uuid.Nil, nil
-		}
-		return id, err
-	}
-	return uuid.Nil, nil
-}
-
-// ignoreDecode drops a payload that does not decode: delivering it again
-// cannot help.
-func ignoreDecode(error) error { return nil }
 
 // confirmPage answers the double opt-in link of a popup subscription: GET
 // shows a button, POST confirms. Mail scanners that follow links with GET

@@ -135,6 +135,11 @@ func (s *Sender) transition(ctx context.Context, merchantID, campaignID uuid.UUI
 	if err != nil {
 		return nil, err
 	}
+	if out.Status != emailcampaign.StatusSENDING {
+		if r, ok := s.runs.Load(out.ID); ok {
+			r.(*run).stopped.Store(true)
+		}
+	}
 	return out, nil
 }
 

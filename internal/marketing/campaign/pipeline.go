@@ -64,6 +64,10 @@ func (s *Sender) sendCampaign(ctx context.Context, mid, cid uuid.UUID) error {
 	r := &run{s: s, ctx: sctx, mid: mid, c: c, merchant: merchant,
 		queue: make(chan job, s.cfg.QueueSize), results: make(chan result, s.cfg.QueueSize+s.cfg.Workers),
 		lastProgress: time.Now()}
+	// Pause and Cancel through this Sender stop the run at once; those made
+	// by another process are seen at the next status read.
+	s.runs.Store(c.ID, r)
+	defer s.runs.CompareAndDelete(c.ID, r)
 	return r.do()
 }
 

@@ -146,6 +146,7 @@ type Sender struct {
 	kick    chan struct{}
 	active  sync.WaitGroup
 	slots   chan struct{}
+	runs    sync.Map // campaign ID → *run sending it in this process
 	hooks   testHooks
 }
 

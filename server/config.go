@@ -106,6 +106,10 @@ type Config struct {
 	CampaignWorkers   int           // CAMPAIGN_WORKERS (8): emails rendered and sent at once per campaign
 	AttributionWindow time.Duration // ATTRIBUTION_WINDOW (120h): a paid order within this time after a recipient's first click counts as the campaign's
 	SegmentRefresh    time.Duration // SEGMENT_REFRESH_INTERVAL (1h): dynamic segments are recomputed this often (time-based rules)
+
+	// The pages (docs/web.md).
+	WebStore         string // WEB_STORE (demo): slug of the store /store and /playground show
+	WebStorefrontKey string // WEB_STOREFRONT_KEY: its publishable key for the pages; empty = the key seeded by this process, else X-Store-Slug
 }
 
 // defaultEmailFrom is EMAIL_FROM's default: no-reply at PUBLIC_URL's host.
@@ -231,6 +235,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.TrackingKeys = strings.TrimSpace(getenv("TRACKING_KEYS"))
 	c.CampaignPoll = durVar(getenv, "CAMPAIGN_POLL_INTERVAL", 5*time.Second, &errs)
+	c.WebStore = strings.ToLower(strings.TrimSpace(getenv("WEB_STORE")))
+	if c.WebStore == "" {
+		c.WebStore = "demo"
+	}
+	c.WebStorefrontKey = strings.TrimSpace(getenv("WEB_STOREFRONT_KEY"))
 	c.CampaignRate = intVar(getenv, "CAMPAIGN_RATE_PER_MINUTE", 300_000, &errs)
 	c.CampaignWorkers = intVar(getenv, "CAMPAIGN_WORKERS", 8, &errs)
 	c.SegmentRefresh = durVar(getenv, "SEGMENT_REFRESH_INTERVAL", time.Hour, &errs)

@@ -59,15 +59,18 @@ func (s *Server) SeedDemo(ctx context.Context, w io.Writer) (*seed.DemoResult, e
 		fmt.Fprintf(w, "demo store %q already exists: nothing done\n", res.Slug)
 		return res, nil
 	}
+	s.seededKey.Store(&seededStoreKey{slug: res.Slug, key: res.StorefrontKey})
 	base := fmt.Sprintf("http://localhost:%d", s.Config.Port)
 	fmt.Fprintf(w, `
   OmniSphere demo store %q is ready (%d products, seeded in %s)
+    storefront       %s/store
+    dashboard        %s/admin
     playground       %s/playground
     merchant login   %s  password %s
     storefront key   X-Storefront-Key: %s   (or X-Store-Slug: %s)
     customer login   %s  password %s
 
-`, res.Slug, res.Products, time.Since(start).Round(time.Millisecond), base,
+`, res.Slug, res.Products, time.Since(start).Round(time.Millisecond), base, base, base,
 		res.Email, res.Password, res.StorefrontKey, res.Slug, res.CustomerEmail, res.CustomerPassword)
 	attrs := []any{"store", res.Slug, "products", res.Products, "merchant_email", res.Email,
 		"storefront_key", res.StorefrontKey, "customer_email", res.CustomerEmail}

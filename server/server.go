@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,6 +77,9 @@ type Server struct {
 	// through Mailer.
 	Marketing *marketing.Service
 	Popups    *popup.Service
+	// seededKey is the publishable key of the store SeedDemo created, for
+	// the pages (server/web.go).
+	seededKey atomic.Pointer[seededStoreKey]
 	Workflows *workflow.Service
 	Campaigns *campaign.Sender
 	Mailer    mailer.Sender
@@ -202,7 +206,10 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("/graphql", s.withEdge(s.withViewer(newGraphQLHandler(s))))
-	mux.Handle("GET /playground", web.Playground("/graphql"))
+	pages := web.Handler(*s.pages())
+	for _, p := range []string{"/admin", "/admin/", "/store", "/store/", "/playground", "/playground/", "/assets/"} {
+		mux.Handle("GET "+p, pages)
+	}
 	mux.Handle("POST /webhooks/stripe", s.Webhooks.Handler(false))
 	mux.Handle("/t/", s.withEdge(s.tracking))
 	mux.Handle(marketing.ConfirmPath, s.withEdge(http.HandlerFunc(s.confirmPage)))

@@ -75,8 +75,8 @@ export default async function mount(el, ctx) {
       <td data-label="Order"><span class="order-number">#${esc(o.orderNumber)}</span></td>
       <td data-label="Date"><time datetime="${esc(o.placedAt)}">${esc(dateTime(o.placedAt))}</time></td>
       <td data-label="Customer" class="cell-email">${whoHTML}</td>
-      <td data-label="Status" class="cell-status">${statusBadge(o.status)}
-        <span class="muted small sub-status">${esc(String(o.financialStatus || '').replace(/_/g, ' ').toLowerCase())} · ${esc(String(o.fulfillmentStatus || '').replace(/_/g, ' ').toLowerCase())}</span></td>
+      <td data-label="Status" class="cell-status"><span class="status-cell">${statusBadge(o.status)}
+        <span class="muted small sub-status">${esc(String(o.financialStatus || '').replace(/_/g, ' ').toLowerCase())} · ${esc(String(o.fulfillmentStatus || '').replace(/_/g, ' ').toLowerCase())}</span></span></td>
       <td data-label="Total" class="num">${esc(formatMoney({ amount: o.totalAmount, currencyCode: o.currency }))}</td>`;
   }
 

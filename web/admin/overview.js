@@ -193,10 +193,10 @@ export default async function mount(el, ctx) {
       const prevText = k.money ? formatMoney({ amount: before, currencyCode: p.currencyCode || currency }) : before.toLocaleString();
       if (before === 0 && raw === 0) {
         delta.classList.add('muted');
-        delta.textContent = `No change vs previous ${n} days`;
+        delta.textContent = `Same as the previous ${n} days`;
       } else if (before === 0) {
         delta.classList.add('up');
-        delta.textContent = `▲ new vs ${prevText} in previous ${n} days`;
+        delta.textContent = `▲ up from ${prevText}`;
       } else {
         const pct = ((raw - before) / Math.abs(before)) * 100;
         const dir = pct > 0 ? 'up' : pct < 0 ? 'down' : 'flat';

@@ -91,7 +91,7 @@ function signinError(message) {
 }
 
 function loginMessage(err) {
-  if (err.code === 'RATE_LIMITED') return `Too many sign-in attempts. ${err.message.replace(/^./, (c) => c.toUpperCase())}. Wait a moment and try again.`;
+  if (err.code === 'RATE_LIMITED') return `Too many sign-in attempts — wait and try again. (${err.message})`;
   if (err.code === 'INVALID_CREDENTIALS') return 'Wrong email or password.';
   if (err.code === 'NETWORK') return err.message;
   return err.message || 'Sign-in failed.';

@@ -148,7 +148,7 @@ async function main() {
     await admin.locator('[data-testid=app]').waitFor({ state: 'visible', timeout: 15_000 });
     await admin.locator('[data-testid=store-name]').filter({ hasText: 'Demo' }).waitFor({ timeout: 5_000 });
     await admin.locator('[data-testid=connection-state][data-state=connected]').waitFor({ timeout: 15_000 });
-    await admin.locator('[data-testid=order-feed]').waitFor({ timeout: 5_000 });
+    await admin.locator('[data-testid=order-feed]').waitFor({ state: 'attached', timeout: 5_000 });
     const kpi = async (name) => Number(await admin.locator(`[data-testid=kpi-${name}]`).getAttribute('data-value'));
     await admin.locator('[data-testid=kpi-orders][data-value]').waitFor({ timeout: 10_000 });
     const before = { orders: await kpi('orders'), revenue: await kpi('revenue') };

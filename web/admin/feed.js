@@ -20,6 +20,33 @@ const ORDER_BY_ID = `query FeedOrder($id: ID!) {
   }
 }`;
 
+export const ORDER_MARK_PAID = `mutation OrderMarkPaid($id: ID!) {
+  orderMarkPaid(id: $id) {
+    order { id orderNumber status financialStatus fulfillmentStatus }
+    userErrors { code message }
+  }
+}`;
+
+/**
+ * Records the payment of a MANUAL order; answers the order or null (the
+ * error is shown in a toast).
+ */
+export async function markPaid(ctx, orderId, orderNumber) {
+  try {
+    const data = await ctx.client.request(ORDER_MARK_PAID, { id: orderId });
+    const p = data.orderMarkPaid;
+    if (p.userErrors?.length) {
+      ctx.toast(`Order #${orderNumber}: ${p.userErrors.map((u) => u.message).join('; ')}`, 'error');
+      return null;
+    }
+    ctx.toast(`Order #${orderNumber} marked paid.`, 'success');
+    return p.order;
+  } catch (e) {
+    ctx.toast(`Order #${orderNumber} could not be marked paid: ${e.message}`, 'error');
+    return null;
+  }
+}
+
 const eventLabels = {
   CREATED: 'New order',
   PAID: 'Paid',
@@ -103,6 +130,11 @@ export function mountFeed(el, ctx, { limit = 15, title = 'Live orders' } = {}) {
         ${statusBadge(d.status)}
         <span class="feed-total">${esc(formatMoney(d.total))}</span>
       </div>
+      ${
+        d.status === 'PENDING' && d.orderId
+          ? `<button type="button" class="btn btn-sm feed-action" data-testid="mark-paid" data-order-id="${esc(d.orderId)}" aria-label="Mark order #${esc(d.orderNumber)} paid">Mark paid</button>`
+          : ''
+      }
       <div class="feed-meta muted small">
         <span class="feed-event">${esc(d.label)}</span> ·
         <span class="feed-who">${whoHTML}</span> ·
@@ -185,6 +217,27 @@ export function mountFeed(el, ctx, { limit = 15, title = 'Live orders' } = {}) {
       /* the item shows without its buyer */
     }
   }
+
+  list.addEventListener('click', async (e) => {
+    const btn = e.target.closest('[data-testid=mark-paid]');
+    if (!btn) return;
+    const li = btn.closest('.feed-item');
+    const number = Number(li.dataset.orderNumber);
+    btn.disabled = true;
+    btn.textContent = 'Marking paid…';
+    const order = await markPaid(ctx, btn.dataset.orderId, number);
+    if (destroyed) return;
+    const entry = items.get(number);
+    if (order && entry && entry.data.status === 'PENDING') {
+      entry.data = { ...entry.data, status: order.status, label: eventLabels.PAID };
+      render(entry.li, entry.data);
+      entry.li.tabIndex = -1;
+      entry.li.focus({ preventScroll: true });
+    } else if (btn.isConnected) {
+      btn.disabled = false;
+      btn.textContent = 'Mark paid';
+    }
+  });
 
   const offEvent = orderStream.onEvent((ev) => {
     const known = items.get(ev.orderNumber);

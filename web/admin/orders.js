@@ -4,7 +4,7 @@
 // page without a reload; the live feed sits beside the table.
 
 import { esc, formatMoney } from '/assets/lib/gql.js';
-import { mountFeed, statusBadge, dateTime } from './feed.js';
+import { mountFeed, statusBadge, dateTime, markPaid } from './feed.js';
 
 const ORDERS = `query Orders($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: OrderWhereInput) {
   orders(first: $first, after: $after, last: $last, before: $before, where: $where,
@@ -12,7 +12,7 @@ const ORDERS = `query Orders($first: Int, $after: Cursor, $last: Int, $before: C
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node {
-      id orderNumber placedAt email status financialStatus fulfillmentStatus currency totalAmount
+      id orderNumber placedAt email status financialStatus fulfillmentStatus currency totalAmount paymentProvider
       customer { id email }
     } }
   }
@@ -77,7 +77,12 @@ export default async function mount(el, ctx) {
       <td data-label="Customer" class="cell-email">${whoHTML}</td>
       <td data-label="Status" class="cell-status"><span class="status-cell">${statusBadge(o.status)}
         <span class="muted small sub-status">${esc(String(o.financialStatus || '').replace(/_/g, ' ').toLowerCase())} · ${esc(String(o.fulfillmentStatus || '').replace(/_/g, ' ').toLowerCase())}</span></span></td>
-      <td data-label="Total" class="num">${esc(formatMoney({ amount: o.totalAmount, currencyCode: o.currency }))}</td>`;
+      <td data-label="Total" class="num">${esc(formatMoney({ amount: o.totalAmount, currencyCode: o.currency }))}</td>
+      <td data-label="" class="cell-action">${
+        o.status === 'PENDING' && o.paymentProvider !== 'STRIPE'
+          ? `<button type="button" class="btn btn-sm" data-testid="order-mark-paid" aria-label="Mark order #${esc(o.orderNumber)} paid">Mark paid</button>`
+          : ''
+      }</td>`;
   }
 
   function makeRow(o) {
@@ -120,7 +125,7 @@ export default async function mount(el, ctx) {
     table.className = 'table table-orders';
     table.innerHTML = `<caption class="visually-hidden">Orders, newest first</caption>
       <thead><tr>
-        <th scope="col">Order</th><th scope="col">Date</th><th scope="col">Customer</th><th scope="col">Status</th><th scope="col" class="num">Total</th>
+        <th scope="col">Order</th><th scope="col">Date</th><th scope="col">Customer</th><th scope="col">Status</th><th scope="col" class="num">Total</th><th scope="col"><span class="visually-hidden">Actions</span></th>
       </tr></thead><tbody></tbody>`;
     const tbody = table.querySelector('tbody');
     for (const o of nodes) tbody.append(makeRow(o));
@@ -214,6 +219,25 @@ export default async function mount(el, ctx) {
       })
       .catch(() => {});
   }
+
+  body.addEventListener('click', async (e) => {
+    const btn = e.target.closest('[data-testid=order-mark-paid]');
+    if (!btn) return;
+    const tr = btn.closest('tr');
+    const o = tr._order;
+    btn.disabled = true;
+    btn.textContent = 'Marking paid…';
+    const order = await markPaid(ctx, o.id, o.orderNumber);
+    if (destroyed) return;
+    if (order && tr._order.status === 'PENDING') {
+      tr._order = { ...tr._order, status: order.status, financialStatus: order.financialStatus, fulfillmentStatus: order.fulfillmentStatus };
+      tr.innerHTML = rowHTML(tr._order);
+      flash(tr);
+    } else if (btn.isConnected) {
+      btn.disabled = false;
+      btn.textContent = 'Mark paid';
+    }
+  });
 
   q('#orders-status').addEventListener('change', (e) => {
     status = e.target.value;

@@ -94,8 +94,12 @@ export async function render(route, ctx) {
     wire();
   };
 
-  /** Runs a cart change; the cart re-renders from the mutation's answer. */
-  async function run(fn) {
+  /**
+   * Runs a cart change; the cart re-renders from the mutation's answer.
+   * Keyboard focus goes back to the control that made the change (or to
+   * the message, or the heading when that control is gone).
+   */
+  async function run(fn, focusSelector) {
     main().querySelectorAll('button, input').forEach((el) => (el.disabled = true));
     statusText = null;
     try {
@@ -106,6 +110,10 @@ export async function render(route, ctx) {
       statusText = { text: describe(e), kind: 'error' };
     }
     paint();
+    const s = document.getElementById('cart-status');
+    const target = (statusText && s) || (focusSelector && main().querySelector(focusSelector)) || main().querySelector('h1');
+    if (target === s || target.tagName === 'H1') target.tabIndex = -1;
+    target.focus();
   }
 
   function wire() {
@@ -113,14 +121,16 @@ export async function render(route, ctx) {
     root.querySelectorAll('[data-line-qty]').forEach((input) =>
       input.addEventListener('change', () => {
         const q = Math.max(0, Math.floor(Number(input.value) || 0));
-        run(() => updateLine(input.dataset.lineQty, q));
+        run(() => updateLine(input.dataset.lineQty, q), `[data-line-qty="${CSS.escape(input.dataset.lineQty)}"]`);
       }),
     );
-    root.querySelectorAll('[data-remove]').forEach((b) => b.addEventListener('click', () => run(() => removeLine(b.dataset.remove))));
+    root.querySelectorAll('[data-remove]').forEach((b) =>
+      b.addEventListener('click', () => run(() => removeLine(b.dataset.remove), '[data-testid=checkout]')),
+    );
     const cart = currentCart();
     root.querySelectorAll('[data-remove-code]').forEach((b) =>
       b.addEventListener('click', () =>
-        run(() => setDiscountCodes(cart.discountCodes.map((d) => d.code).filter((c) => c !== b.dataset.removeCode))),
+        run(() => setDiscountCodes(cart.discountCodes.map((d) => d.code).filter((c) => c !== b.dataset.removeCode)), '#discount-code'),
       ),
     );
     const form = document.getElementById('discount-form');
@@ -128,7 +138,7 @@ export async function render(route, ctx) {
       e.preventDefault();
       const code = form.elements.code.value.trim();
       if (!code) return;
-      run(() => setDiscountCodes([...cart.discountCodes.map((d) => d.code), code]));
+      run(() => setDiscountCodes([...cart.discountCodes.map((d) => d.code), code]), '#discount-code');
     });
   }
 

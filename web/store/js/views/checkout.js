@@ -36,8 +36,12 @@ function idempotencyKey(cartId) {
   return key;
 }
 
-const methodLabel = (m) =>
-  `${m.name} — ${formatMoney(m.price)}${m.estimatedDaysMin != null && m.estimatedDaysMax != null ? ` (${m.estimatedDaysMin}–${m.estimatedDaysMax} days)` : ''}`;
+/** "Standard — $5.00 (3–5 days)"; the days are left out when the name already says them. */
+function methodLabel(m) {
+  const days = m.estimatedDaysMin != null && m.estimatedDaysMax != null && !/day/i.test(m.name)
+    ? ` (${m.estimatedDaysMin}–${m.estimatedDaysMax} days)` : '';
+  return `${m.name} — ${formatMoney(m.price)}${days}`;
+}
 
 function field(id, label, { value = '', type = 'text', autocomplete = '', required = true, extra = '' } = {}) {
   return `<div class="field">
@@ -135,7 +139,7 @@ function confirmation(order, ctx) {
   return `
     <section class="confirmation" data-testid="order-confirmation" data-order-number="${esc(order.orderNumber)}">
       <h1>Thank you! Order #${esc(order.orderNumber)}</h1>
-      <p>We sent the confirmation to <strong>${esc(order.email || '')}</strong>.</p>
+      <p>Your order is placed. Order updates go to <strong>${esc(order.email || '')}</strong>.</p>
       ${order.paymentProvider === 'MANUAL' && order.financialStatus === 'PENDING'
         ? '<p class="notice notice-info">Payment is pending: the store will send you the details to pay by bank transfer or on delivery.</p>' : ''}
       <ul class="summary-lines">${(order.items || [])
@@ -175,7 +179,7 @@ export async function render(route, ctx) {
     main().querySelector('[data-action=retry]').addEventListener('click', () => render(route, ctx));
     return;
   }
-  const cart = currentCart();
+  let cart = currentCart();
   if (!cart || cart.lines.length === 0) {
     main().innerHTML = `<h1>Checkout</h1>${empty('Your cart is empty.', 'Browse products', '#/')}`;
     focusHeading();
@@ -191,6 +195,16 @@ export async function render(route, ctx) {
     valueAmount: cart.cost.total.amount,
     currency: cart.cost.total.currencyCode,
   });
+
+  // Preselect the first shipping method on the cart itself, so the totals
+  // shown are the API's for the method the selector shows.
+  if (cart.requiresShipping && !cart.shippingMethod && cart.availableShippingMethods.length) {
+    try {
+      cart = (await setShippingMethod(cart.availableShippingMethods[0].id)).cart;
+    } catch (e) {
+      console.warn('shipping method', e.message); // the form still works: it is set again at "Place order"
+    }
+  }
 
   main().innerHTML = form(cart, ctx);
   focusHeading();

@@ -140,7 +140,11 @@ export async function render(route, ctx) {
     else qty.max = '10000';
     // A variant with its own image shows it.
     const own = v && images.find((im) => im.variantID === v.id);
-    if (own) main().querySelector('.gallery-main').innerHTML = image(own, product.title, 'gallery-img');
+    if (own) {
+      main().querySelector('.gallery-main').innerHTML = image(own, product.title, 'gallery-img');
+      const i = String(images.indexOf(own));
+      main().querySelectorAll('.thumb').forEach((t) => t.setAttribute('aria-pressed', String(t.dataset.index === i)));
+    }
     markValues();
     return v;
   }

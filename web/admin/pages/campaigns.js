@@ -36,10 +36,14 @@ const CAMPAIGNS_QUERY = `query AdminCampaigns($first: Int, $after: Cursor, $last
   }
 }`;
 
-const CAMPAIGN_FIELDS = `id name subject preheader fromName fromEmail replyTo status
+// The campaign's own fields. The mutations ask for these only: their
+// payload's campaign cannot load its edges (segment, template), which the
+// view keeps from its query.
+const CAMPAIGN_SCALARS = `id name subject preheader fromName fromEmail replyTo status
   scheduledAt startedAt completedAt pausedAt cancelledAt failureReason createdAt updatedAt
   recipientsCount sentCount failedCount bouncedCount openedCount uniqueOpenedCount clickedCount uniqueClickedCount unsubscribedCount complainedCount
-  sendRatePerMinute trackOpens trackClicks
+  sendRatePerMinute trackOpens trackClicks`;
+const CAMPAIGN_FIELDS = `${CAMPAIGN_SCALARS}
   segment { id name memberCount }
   template { id name }`;
 
@@ -52,7 +56,7 @@ const PROGRESS_SUBSCRIPTION = `subscription AdminCampaignProgress($campaignId: I
 }`;
 
 const mutation = (name) => `mutation AdminCampaign${name[0].toUpperCase()}${name.slice(1)}($id: ID!) {
-  ${name}(id: $id) { campaign { ${CAMPAIGN_FIELDS} } userErrors { field message code } }
+  ${name}(id: $id) { campaign { ${CAMPAIGN_SCALARS} } userErrors { field message code } }
 }`;
 
 // The actions by status, as internal/marketing/campaign allows them.
@@ -256,7 +260,8 @@ function mountDetail(el, ctx, id) {
 
   // Parts updated in place by progress events.
   const statusSlot = h('span', { class: 'pg-status-slot' });
-  const progress = h('progress', { max: 100, value: 0, 'aria-labelledby': 'pg-progress-label' });
+  const progressFill = h('div', { class: 'pg-bar-fill' });
+  const progress = h('div', { class: 'pg-bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0', 'aria-labelledby': 'pg-progress-label' }, progressFill);
   const progressText = h('span', { id: 'pg-progress-label' });
   const progressBox = h(
     'div',
@@ -310,8 +315,9 @@ function mountDetail(el, ctx, id) {
 
     const done = c.sentCount + c.failedCount + c.bouncedCount;
     const percent = pct(done, c.recipientsCount);
-    progress.value = percent;
-    progress.textContent = `${percent}%`;
+    progress.setAttribute('aria-valuenow', String(percent));
+    progress.setAttribute('aria-valuetext', `${percent}%`);
+    progressFill.style.width = `${percent}%`;
     progressBox.dataset.sent = String(c.sentCount);
     progressBox.dataset.failed = String(c.failedCount);
     progressBox.dataset.bounced = String(c.bouncedCount);

@@ -79,6 +79,10 @@ const MORE_EVENTS_QUERY = `query AdminCustomerEvents($id: ID!, $first: Int!, $af
   }
 }`;
 
+const SUMMARY_QUERY = `query AdminCustomerSummary($id: ID!) {
+  customer(id: $id) { id orderCount lifetimeValueAmount averageOrderValueAmount currency lastOrderAt }
+}`;
+
 const ACTIVITY_SUBSCRIPTION = `subscription AdminCustomerActivity {
   customerActivity { eventId occurredAt customerId type properties value { amount currencyCode } }
 }`;
@@ -327,10 +331,10 @@ function mountDetail(el, ctx, id) {
     const kpis = h(
       'div',
       { class: 'pg-kpis' },
-      kpi('Lifetime value', money(c.lifetimeValueAmount, currency), { testid: 'customer-ltv' }, 'Paid minus refunded, over all orders'),
-      kpi('Orders', fmtNumber(c.orderCount), { testid: 'customer-orders-count' }, 'Paid orders'),
-      kpi('Average order', money(c.averageOrderValueAmount, currency)),
-      kpi('Last order', c.lastOrderAt ? timeEl(c.lastOrderAt, 'date') : 'Never'),
+      kpi('Lifetime value', money(c.lifetimeValueAmount, currency), { testid: 'customer-ltv', amount: String(c.lifetimeValueAmount), currency }, 'Paid minus refunded, over all orders'),
+      kpi('Orders', fmtNumber(c.orderCount), { testid: 'customer-orders-count', count: String(c.orderCount) }, 'Paid orders'),
+      kpi('Average order', money(c.averageOrderValueAmount, currency), { kpi: 'aov' }),
+      kpi('Last order', c.lastOrderAt ? timeEl(c.lastOrderAt, 'date') : 'Never', { kpi: 'last-order' }),
     );
 
     const profile = section(
@@ -426,7 +430,7 @@ function mountDetail(el, ctx, id) {
     const timeline = section(
       'Timeline',
       { dataset: { testid: 'customer-timeline' } },
-      h('div', { class: 'pg-section-tools' }, liveSlot, h('span', { class: 'pg-muted pg-small' }, `${fmtNumber(c.events.totalCount)} events`)),
+      h('div', { class: 'pg-section-tools' }, liveSlot, h('span', { class: 'pg-muted pg-small' }, `${fmtNumber(c.events.totalCount)} ${c.events.totalCount === 1 ? 'event' : 'events'}`)),
       timelineEmpty,
       h('div', { 'aria-live': 'polite', 'aria-relevant': 'additions' }, timelineList),
       timelineMore,
@@ -448,12 +452,13 @@ function mountDetail(el, ctx, id) {
     );
   }
 
+  // The test hook (dataset) is on the value, so that its text is the figure alone.
   function kpi(label, value, dataset, hint) {
     return h(
       'div',
-      { class: 'pg-kpi', dataset: dataset || {} },
+      { class: 'pg-kpi' },
       h('div', { class: 'pg-kpi-label' }, label),
-      h('div', { class: 'pg-kpi-value' }, value),
+      h('div', { class: 'pg-kpi-value', dataset: dataset || {} }, value),
       hint ? h('div', { class: 'pg-kpi-hint' }, hint) : null,
     );
   }
@@ -542,6 +547,29 @@ function mountDetail(el, ctx, id) {
     );
   }
 
+  let summaryTimer = null;
+  async function refreshSummary() {
+    try {
+      const data = await client.request(SUMMARY_QUERY, { id });
+      const c = data.customer;
+      if (loads.disposed || !c) return;
+      Object.assign(customer, c);
+      const set = (sel, value) => {
+        const node = body.querySelector(sel);
+        if (node) render(node, value);
+        return node;
+      };
+      const ltv = set('[data-testid=customer-ltv]', money(c.lifetimeValueAmount, c.currency));
+      if (ltv) ltv.dataset.amount = String(c.lifetimeValueAmount);
+      const count = set('[data-testid=customer-orders-count]', fmtNumber(c.orderCount));
+      if (count) count.dataset.count = String(c.orderCount);
+      set('[data-kpi=aov]', money(c.averageOrderValueAmount, c.currency));
+      set('[data-kpi=last-order]', c.lastOrderAt ? timeEl(c.lastOrderAt, 'date') : 'Never');
+    } catch {
+      // The figures stay as they were; a reload reads them again.
+    }
+  }
+
   function startLive() {
     if (conn) return;
     conn = connectionIndicator(client);
@@ -553,6 +581,9 @@ function mountDetail(el, ctx, id) {
         seenEvents.add(a.eventId);
         timelineList.prepend(eventItem({ id: a.eventId, type: a.type, occurredAt: a.occurredAt, properties: a.properties, value: a.value }, true));
         timelineEmpty.hidden = true;
+        // An order changes the figures: read them again once the burst is over.
+        clearTimeout(summaryTimer);
+        summaryTimer = setTimeout(refreshSummary, 1500);
       },
       error: (err) => {
         conn.el.dataset.state = 'closed';
@@ -564,6 +595,7 @@ function mountDetail(el, ctx, id) {
   load();
   return () => {
     loads.dispose();
+    clearTimeout(summaryTimer);
     unsubscribe();
     conn?.stop();
   };

@@ -1,9 +1,12 @@
 package campaign
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/omnisphere/omnisphere/internal/events"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer/mailpittest"
+	"github.com/omnisphere/omnisphere/internal/marketing/mailer/smtpsink"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -59,6 +63,31 @@ func newEnv(t testing.TB, b dbtest.Backend, n int, withSegment bool) *env {
 
 // newEnvMix is newEnv; without mix every customer is subscribed and active.
 func newEnvMix(t testing.TB, b dbtest.Backend, n int, withSegment, mix bool) *env {
+	t.Helper()
+	e := seedEnv(t, b, n, withSegment, mix)
+	smtpAddr, api := mailpittest.Start(t)
+	e.smtp = newSMTP(t, smtpAddr, 8)
+	e.api = api
+	return e
+}
+
+// newSMTP is a pooled SMTP sender to addr (with AUTH, as to a relay).
+func newSMTP(t testing.TB, addr string, pool int) *mailer.SMTP {
+	t.Helper()
+	cfg, err := mailer.ParseURL(fmt.Sprintf("smtp://u:p@%s?tls=none&pool=%d", addr, pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mailer.NewSMTP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// seedEnv makes the store and its customers, with no mail sink.
+func seedEnv(t testing.TB, b dbtest.Backend, n int, withSegment, mix bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.Open(t, b)
@@ -118,16 +147,6 @@ func newEnvMix(t testing.TB, b dbtest.Backend, n int, withSegment, mix bool) *en
 			}
 		}
 	}
-	smtpAddr, api := mailpittest.Start(t)
-	cfg, err := mailer.ParseURL("smtp://u:p@" + smtpAddr + "?tls=none&pool=8")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.smtp, err = mailer.NewSMTP(cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.smtp.Close() })
-	e.api = api
 	return e
 }
 
@@ -621,16 +640,54 @@ func TestRunLoop(t *testing.T) {
 // a local mailpit (SMTP pool of 8 connections, 8 workers) and reports emails
 // per second, from the start of RunOnce to the campaign being SENT.
 func BenchmarkCampaignSend(b *testing.B) {
+	benchCampaign(b, func(b *testing.B, e *env) mailer.Sender { return e.smtp }, nil)
+}
+
+// BenchmarkCampaignSendNullSink is BenchmarkCampaignSend into smtpsink, an
+// in-process SMTP server that accepts and discards: the pipeline's own
+// ceiling (database, rendering, SMTP client), without mailpit's. It also
+// checks that every recipient got exactly one message.
+func BenchmarkCampaignSendNullSink(b *testing.B) {
+	var sink *smtpsink.Sink
+	benchCampaign(b, func(b *testing.B, e *env) mailer.Sender {
+		sink = smtpsink.Start(b, true)
+		return newSMTP(b, sink.Addr(), 8)
+	}, func(b *testing.B, e *env) {
+		got := sink.Recipients()
+		if len(got) != len(e.expected) {
+			b.Fatalf("sink: %d recipients, want %d", len(got), len(e.expected))
+		}
+		for addr, n := range got {
+			if n != 1 || !e.expected[addr] {
+				b.Fatalf("sink: %s received %d", addr, n)
+			}
+		}
+	})
+}
+
+// benchCampaign sends the campaign once per iteration and reports emails/s
+// and, as a measure that the machine's load does not skew, the CPU time per
+// email of this process (the pipeline and, into smtpsink, the sink) and of
+// the PostgreSQL server processes serving the test database (when they run
+// on this machine).
+func benchCampaign(b *testing.B, sinkFor func(*testing.B, *env) mailer.Sender, check func(*testing.B, *env)) {
 	for _, backend := range dbtest.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				e := newEnvMix(b, backend, 10_000, false, false)
-				s := New(e.d, e.smtp, testRenderer{}, nil, nil, Config{Workers: 8, BatchSize: 1000}, nil)
+				var e *env
+				if check == nil {
+					e = newEnvMix(b, backend, 10_000, false, false)
+				} else {
+					e = seedEnv(b, backend, 10_000, false, false)
+				}
+				s := New(e.d, sinkFor(b, e), testRenderer{}, nil, nil, Config{Workers: 8, BatchSize: 1000}, nil)
 				c := e.campaign("bench", false)
 				if _, err := s.Send(e.staff, e.mid, c.ID); err != nil {
 					b.Fatal(err)
 				}
+				pgBefore := e.serverCPU()
+				cpuBefore := processCPU()
 				b.StartTimer()
 				start := time.Now()
 				if _, err := s.RunOnce(context.Background()); err != nil {
@@ -638,13 +695,75 @@ func BenchmarkCampaignSend(b *testing.B) {
 				}
 				el := time.Since(start)
 				b.StopTimer()
+				cpu := processCPU() - cpuBefore
+				pgCPU := e.serverCPU().since(pgBefore)
 				got := e.get(c.ID)
 				if got.SentCount != len(e.expected) {
 					b.Fatalf("sent %d of %d", got.SentCount, len(e.expected))
 				}
-				b.ReportMetric(float64(got.SentCount)/el.Seconds(), "emails/s")
-				b.ReportMetric(float64(got.SentCount), "emails")
+				if check != nil {
+					check(b, e)
+				}
+				n := float64(got.SentCount)
+				b.ReportMetric(n/el.Seconds(), "emails/s")
+				b.ReportMetric(n, "emails")
+				if cpu > 0 {
+					b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/email")
+				}
+				if pgCPU > 0 {
+					b.ReportMetric(float64(pgCPU.Microseconds())/n, "pg-cpu-µs/email")
+				}
 			}
 		})
 	}
+}
+
+// backendCPU is the CPU time used so far by each PostgreSQL server process
+// (by pid) serving the env's database.
+type backendCPU map[int]time.Duration
+
+// serverCPU reads it from /proc (nil on SQLite, or when PostgreSQL does not
+// run on this machine).
+func (e *env) serverCPU() backendCPU {
+	if e.d.Dialect != "postgres" {
+		return nil
+	}
+	rows, err := e.d.SQL.QueryContext(context.Background(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := backendCPU{}
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			e.t.Fatal(err)
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil // not on this machine
+		}
+		// Fields after the command's ")": state is field 3, utime 14 and
+		// stime 15, in clock ticks (100 a second on Linux).
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return nil
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
+}
+
+// since is the CPU time the processes used after before was read.
+func (c backendCPU) since(before backendCPU) time.Duration {
+	if c == nil || before == nil {
+		return 0
+	}
+	var d time.Duration
+	for pid, t := range c {
+		d += t - before[pid]
+	}
+	return d
 }

@@ -2,18 +2,23 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/omnisphere/omnisphere/ent"
 	"github.com/omnisphere/omnisphere/ent/customer"
 	"github.com/omnisphere/omnisphere/ent/emailcampaign"
 	"github.com/omnisphere/omnisphere/ent/emailsend"
+	"github.com/omnisphere/omnisphere/ent/predicate"
 	"github.com/omnisphere/omnisphere/ent/segmentmember"
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
@@ -61,8 +66,10 @@ func (s *Sender) sendCampaign(ctx context.Context, mid, cid uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("campaign: store %s: %w", mid, err)
 	}
+	// The results channel holds what arrives while the collector writes a
+	// flush (FlushSize), so that workers do not wait for the database.
 	r := &run{s: s, ctx: sctx, mid: mid, c: c, merchant: merchant,
-		queue: make(chan job, s.cfg.QueueSize), results: make(chan result, s.cfg.QueueSize+s.cfg.Workers),
+		queue: make(chan job, s.cfg.QueueSize), results: make(chan result, s.cfg.FlushSize+s.cfg.QueueSize+s.cfg.Workers),
 		lastProgress: time.Now()}
 	// Pause and Cancel through this Sender stop the run at once; those made
 	// by another process are seen at the next status read.
@@ -396,34 +403,70 @@ func (r *run) waitRate(n int) error {
 	}
 }
 
-// claim moves rows QUEUED→SENDING (one conditional update per row, in one
-// transaction) and returns those it moved. The campaign lock makes this
-// process the only claimer; the condition keeps it honest.
+// claim moves rows QUEUED→SENDING (attempts+1) and returns those it moved,
+// in one transaction. The campaign lock makes this process the only
+// claimer, so one set-based UPDATE … WHERE id IN (…) AND status = 'QUEUED'
+// normally moves every row. When it moves fewer (a row was cancelled,
+// claimed or finished elsewhere meanwhile), that transaction is rolled back
+// and the claim is made again knowing which rows: read by id and locked
+// (PostgreSQL; SQLite's write transaction is exclusive anyway), and those
+// still QUEUED updated by id. Either way only the rows this claim moved
+// are returned.
 func (r *run) claim(rows []*ent.EmailSend) ([]*ent.EmailSend, error) {
 	// Not cut short by ctx: a claim that committed must be known, so that
 	// its rows are sent or handed back.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
 	defer cancel()
-	var out []*ent.EmailSend
+	ids := make([]uuid.UUID, len(rows))
+	for i, row := range rows {
+		ids[i] = row.ID
+	}
 	err := db.InTx(ctx, r.s.db.Client, func(tx *ent.Client) error {
+		n, err := tx.EmailSend.Update().Where(r.s.sendIDs(ids), emailsend.StatusEQ(emailsend.StatusQUEUED)).
+			SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
+		if err == nil && n != len(ids) {
+			err = errPartialClaim
+		}
+		return err
+	})
+	if err == nil {
+		return rows, nil
+	}
+	if !errors.Is(err, errPartialClaim) {
+		return nil, fmt.Errorf("campaign: claim: %w", err)
+	}
+	var out []*ent.EmailSend
+	err = db.InTx(ctx, r.s.db.Client, func(tx *ent.Client) error {
 		out = out[:0]
+		status, err := r.s.lockSends(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		claim := make([]uuid.UUID, 0, len(rows))
 		for _, row := range rows {
-			n, err := tx.EmailSend.Update().Where(emailsend.ID(row.ID), emailsend.StatusEQ(emailsend.StatusQUEUED)).
-				SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
-			if err != nil {
-				return err
-			}
-			if n == 1 {
+			if status[row.ID] == emailsend.StatusQUEUED {
+				claim = append(claim, row.ID)
 				out = append(out, row)
 			}
 		}
-		return nil
+		if len(claim) == 0 {
+			return nil
+		}
+		n, err := tx.EmailSend.Update().Where(r.s.sendIDs(claim)).
+			SetStatus(emailsend.StatusSENDING).AddAttempts(1).Save(ctx)
+		if err == nil && n != len(claim) {
+			err = fmt.Errorf("%d of %d locked rows updated", n, len(claim))
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("campaign: claim: %w", err)
 	}
 	return out, nil
 }
+
+// errPartialClaim rolls back a claim that moved fewer rows than it named.
+var errPartialClaim = errors.New("campaign: some rows were not QUEUED")
 
 // unclaim hands rows that were claimed but not attempted back to the
 // collector, which returns them to QUEUED.
@@ -544,45 +587,14 @@ func (r *run) collect() error {
 	}
 }
 
-// flush writes one group of results.
+// flush writes one group of results with the campaign's counters, and
+// reads the campaign's status, in one transaction.
 func (r *run) flush(ctx context.Context, buf []result, final bool) error {
 	var sent, failed, bounced int
 	err := db.InTx(ctx, r.s.db.Client, func(tx *ent.Client) error {
-		sent, failed, bounced = 0, 0, 0
-		for _, res := range buf {
-			u := tx.EmailSend.Update().Where(emailsend.ID(res.id), emailsend.StatusEQ(emailsend.StatusSENDING))
-			switch res.outcome {
-			case outUnclaim:
-				u.SetStatus(emailsend.StatusQUEUED)
-			case outSent:
-				u.SetStatus(emailsend.StatusSENT).SetSentAt(res.at).SetMessageID(res.messageID).ClearLastError()
-				if res.subject != "" {
-					u.SetSubject(truncate(res.subject, 500))
-				}
-			case outBounced:
-				u.SetStatus(emailsend.StatusBOUNCED).SetLastError(truncate(res.errText, 2000))
-			default:
-				u.SetStatus(emailsend.StatusFAILED).SetLastError(truncate(res.errText, 2000))
-			}
-			n, err := u.Save(ctx)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				continue
-			}
-			switch res.outcome {
-			case outSent:
-				sent++
-			case outFailed:
-				failed++
-			case outBounced:
-				bounced++
-				if err := tx.Customer.Update().Where(customer.ID(res.customerID), customer.EmailConsentEQ(customer.EmailConsentSUBSCRIBED)).
-					SetEmailConsent(customer.EmailConsentBOUNCED).Exec(ctx); err != nil {
-					return err
-				}
-			}
+		var err error
+		if sent, failed, bounced, err = r.writeResults(ctx, tx, buf); err != nil {
+			return err
 		}
 		if sent+failed+bounced > 0 {
 			if err := tx.EmailCampaign.UpdateOneID(r.c.ID).AddSentCount(sent).AddFailedCount(failed).AddBouncedCount(bounced).Exec(ctx); err != nil {
@@ -609,6 +621,179 @@ func (r *run) flush(ctx context.Context, buf []result, final bool) error {
 		r.lastProgress, r.sinceProgress = time.Now(), 0
 	}
 	return err
+}
+
+// writeResults records results in set-based statements: one UPDATE … WHERE
+// id IN (…) AND status = 'SENDING' per outcome, the per-row values
+// (sent_at, message_id, subject, last_error) chosen by id in a CASE. Only
+// rows still SENDING change (a row a process taking the campaign over
+// marked "interrupted" stays so), and the counters count the rows changed.
+// Bounced rows are read and locked first, so that exactly the recipients of
+// the rows this flush marked BOUNCED are suppressed. It returns how many
+// rows became SENT, FAILED and BOUNCED.
+func (r *run) writeResults(ctx context.Context, tx *ent.Client, buf []result) (sent, failed, bounced int, err error) {
+	var groups [outUnclaim + 1][]result
+	for _, res := range buf {
+		groups[res.outcome] = append(groups[res.outcome], res)
+	}
+	if len(groups[outBounced]) > 0 {
+		ids := make([]uuid.UUID, len(groups[outBounced]))
+		for i, res := range groups[outBounced] {
+			ids[i] = res.id
+		}
+		status, err := r.s.lockSends(ctx, tx, ids)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		groups[outBounced] = slices.DeleteFunc(groups[outBounced], func(res result) bool { return status[res.id] != emailsend.StatusSENDING })
+	}
+	pg := r.s.db.Dialect == dialect.Postgres
+	for o, all := range groups {
+		for part := range slices.Chunk(all, maxRowsPerStatement) {
+			ids := make([]uuid.UUID, len(part))
+			for i, res := range part {
+				ids[i] = res.id
+			}
+			u := tx.EmailSend.Update().Where(r.s.sendIDs(ids), emailsend.StatusEQ(emailsend.StatusSENDING))
+			switch outcome(o) {
+			case outUnclaim:
+				u.SetStatus(emailsend.StatusQUEUED)
+			case outSent:
+				u.SetStatus(emailsend.StatusSENT).ClearLastError().Modify(func(b *sql.UpdateBuilder) {
+					b.Set(emailsend.FieldSentAt, byID(part, pg, "timestamptz", "", func(res result) (any, bool) { return res.at, true }))
+					b.Set(emailsend.FieldMessageID, byID(part, pg, "", "", func(res result) (any, bool) { return res.messageID, true }))
+					if slices.ContainsFunc(part, func(res result) bool { return res.subject != "" }) {
+						b.Set(emailsend.FieldSubject, byID(part, pg, "", emailsend.FieldSubject, func(res result) (any, bool) {
+							return truncate(res.subject, 500), res.subject != ""
+						}))
+					}
+				})
+			case outBounced:
+				u.SetStatus(emailsend.StatusBOUNCED)
+			default:
+				u.SetStatus(emailsend.StatusFAILED)
+			}
+			if o := outcome(o); o == outBounced || o == outFailed {
+				u.Modify(func(b *sql.UpdateBuilder) {
+					b.Set(emailsend.FieldLastError, byID(part, pg, "", "", func(res result) (any, bool) { return truncate(res.errText, 2000), true }))
+				})
+			}
+			n, err := u.Save(ctx)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			switch outcome(o) {
+			case outSent:
+				sent += n
+			case outFailed:
+				failed += n
+			case outBounced:
+				if n != len(part) {
+					return 0, 0, 0, fmt.Errorf("campaign: record bounces: %d of %d locked rows updated", n, len(part))
+				}
+				bounced += n
+				customers := make([]uuid.UUID, 0, len(part))
+				for _, res := range part {
+					if res.customerID != uuid.Nil {
+						customers = append(customers, res.customerID)
+					}
+				}
+				if len(customers) > 0 {
+					if err := tx.Customer.Update().Where(r.s.customerIDs(customers), customer.EmailConsentEQ(customer.EmailConsentSUBSCRIBED)).
+						SetEmailConsent(customer.EmailConsentBOUNCED).Exec(ctx); err != nil {
+						return 0, 0, 0, err
+					}
+				}
+			}
+		}
+	}
+	return sent, failed, bounced, nil
+}
+
+// maxRowsPerStatement bounds the rows one set-based statement names (and
+// so its parameters: a CASE takes two per row and column), well below
+// PostgreSQL's 65,535 and SQLite's 32,766.
+const maxRowsPerStatement = 500
+
+// lockSends returns the status of the email_sends rows ids (those the store
+// has), read in this transaction and, on PostgreSQL, locked FOR UPDATE until
+// it ends: an UPDATE by id later in the transaction then changes exactly the
+// rows whose status was read. (SQLite's write transactions are exclusive.)
+func (s *Sender) lockSends(ctx context.Context, tx *ent.Client, ids []uuid.UUID) (map[uuid.UUID]emailsend.Status, error) {
+	out := make(map[uuid.UUID]emailsend.Status, len(ids))
+	for part := range slices.Chunk(ids, maxRowsPerStatement) {
+		q := tx.EmailSend.Query().Where(s.sendIDs(part))
+		if s.db.Dialect == dialect.Postgres {
+			q.ForUpdate()
+		}
+		rows, err := q.Select(emailsend.FieldID, emailsend.FieldStatus).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range rows {
+			out[row.ID] = row.Status
+		}
+	}
+	return out, nil
+}
+
+// sendIDs is "email_sends.id IN (ids)" and customerIDs "customers.id IN
+// (ids)", written so that the database finds the rows by primary key.
+func (s *Sender) sendIDs(ids []uuid.UUID) predicate.EmailSend {
+	return predicate.EmailSend(s.pkIn(emailsend.Table, emailsend.FieldID, ids))
+}
+
+func (s *Sender) customerIDs(ids []uuid.UUID) predicate.Customer {
+	return predicate.Customer(s.pkIn(customer.Table, customer.FieldID, ids))
+}
+
+// pkIn is "table.id IN (ids)". On SQLite it is "rowid IN (SELECT rowid …
+// WHERE id IN (ids))": next to the tenant filter (merchant_id = ?), SQLite's
+// planner, without statistics, takes an IN list of more than a few ids for
+// less selective than the merchant and scans the store's whole table; a
+// rowid list it always looks up.
+func (s *Sender) pkIn(table, column string, ids []uuid.UUID) func(*sql.Selector) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	if s.db.Dialect != dialect.SQLite {
+		return func(sel *sql.Selector) { sel.Where(sql.In(sel.C(column), args...)) }
+	}
+	return func(sel *sql.Selector) {
+		t := sql.Table(table).As("pk")
+		sel.Where(sql.In(sel.C("rowid"), sql.Select(t.C("rowid")).From(t).Where(sql.In(t.C(column), args...))))
+	}
+}
+
+// byID is "CASE id WHEN <id> THEN <value> … [ELSE <elseColumn>] END" over
+// the results for which value reports true; cast is the PostgreSQL type
+// of the values when the column's type cannot be inferred from text. On
+// SQLite the id is written +id: the column's declared type (uuid) has
+// NUMERIC affinity, which would make every WHEN try to read its text id as
+// a number; +id has none, and compares as the stored text.
+func byID(rs []result, pg bool, cast, elseColumn string, value func(result) (any, bool)) sql.Querier {
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("CASE ")
+		if !pg {
+			b.WriteString("+")
+		}
+		b.Ident(emailsend.FieldID)
+		for _, res := range rs {
+			v, ok := value(res)
+			if !ok {
+				continue
+			}
+			b.WriteString(" WHEN ").Arg(res.id).WriteString(" THEN ").Arg(v)
+			if pg && cast != "" {
+				b.WriteString("::" + cast)
+			}
+		}
+		if elseColumn != "" {
+			b.WriteString(" ELSE ").Ident(elseColumn)
+		}
+		b.WriteString(" END")
+	})
 }
 
 // refreshStatus reads the campaign's status (paused or cancelled meanwhile?).

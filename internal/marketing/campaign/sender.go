@@ -71,8 +71,12 @@ type Config struct {
 	// campaign (default 8; the SMTP pool should have about as many
 	// connections).
 	Workers int
-	// QueueSize bounds the emails claimed but not yet sent (default
-	// 2×Workers): what a crash can leave "interrupted".
+	// QueueSize bounds the emails claimed but not yet sent, and is how
+	// many are claimed at once (default 8×Workers, 64): with the results
+	// not yet written (up to FlushSize), what a crash can leave
+	// "interrupted". Each claim is a transaction; fewer, larger ones cost
+	// the database less per email (with 16 a claim per 16 emails was a
+	// quarter of PostgreSQL's CPU per email).
 	QueueSize int
 	// Campaigns is how many campaigns one process sends at once (default 2).
 	Campaigns int
@@ -105,7 +109,7 @@ func (c *Config) defaults() {
 		c.Workers = 8
 	}
 	if c.QueueSize <= 0 {
-		c.QueueSize = 2 * c.Workers
+		c.QueueSize = 8 * c.Workers
 	}
 	if c.Campaigns <= 0 {
 		c.Campaigns = 2

@@ -11,6 +11,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer"
 	"github.com/omnisphere/omnisphere/internal/marketing/mailer/mailpittest"
+	"github.com/omnisphere/omnisphere/internal/marketing/mailer/smtpsink"
 )
 
 func TestParseURL(t *testing.T) {
@@ -243,8 +244,51 @@ func TestSMTPServerDown(t *testing.T) {
 	}
 }
 
+// TestSMTPToSink sends through the pool into smtpsink (with AUTH, as to a
+// relay) and checks that each message arrived once.
+func TestSMTPToSink(t *testing.T) {
+	sink := smtpsink.Start(t, true)
+	s := newSMTP(t, sink.Addr(), 4)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for i := range 300 {
+		wg.Go(func() {
+			errs <- s.Send(ctx, &mailer.Message{From: "shop@shop.example", FromName: "Shop", To: fmt.Sprintf("c%d@ok.test", i),
+				Subject: "bulk", HTML: "<p>x</p>", Text: "x", Headers: map[string]string{"List-Unsubscribe": "<https://shop.example/t/u/t>"}})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	got := sink.Recipients()
+	if sink.Messages() != 300 || len(got) != 300 {
+		t.Fatalf("sink holds %d messages for %d recipients, want 300 each", sink.Messages(), len(got))
+	}
+	for addr, n := range got {
+		if n != 1 {
+			t.Fatalf("%s received %d", addr, n)
+		}
+	}
+}
+
+// BenchmarkSMTPSend measures mailpit's ceiling (the mailer and mailpit,
+// both on this machine); BenchmarkSMTPSendNullSink the mailer's own, into
+// a sink that discards.
 func BenchmarkSMTPSend(b *testing.B) {
 	smtpAddr, _ := mailpittest.Start(b)
+	benchSMTP(b, smtpAddr)
+}
+
+func BenchmarkSMTPSendNullSink(b *testing.B) {
+	benchSMTP(b, smtpsink.Start(b, false).Addr())
+}
+
+func benchSMTP(b *testing.B, smtpAddr string) {
 	cfg, _ := mailer.ParseURL("smtp://" + smtpAddr + "?tls=none&pool=16")
 	s, err := mailer.NewSMTP(cfg)
 	if err != nil {

@@ -767,3 +767,124 @@ func (c backendCPU) since(before backendCPU) time.Duration {
 	}
 	return d
 }
+
+// TestClaimAndRecordExactly: a claim moves only the rows still QUEUED
+// (here one was sent and one deleted since they were read: the fallback
+// path), and recording results changes only rows still SENDING (one was
+// marked "interrupted" by a takeover meanwhile), counts exactly those, and
+// suppresses only the recipients of the rows it marked BOUNCED.
+func TestClaimAndRecordExactly(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			e := seedEnv(t, b, 12, false, false)
+			s := New(e.d, mailer.NewLog(nil, 10), testRenderer{}, nil, nil, Config{}, nil)
+			c := e.campaign("exact", false)
+			sctx := viewer.ActAsStore(context.Background(), e.mid, "test")
+			custs, err := e.d.Client.Customer.Query().Order(ent.Asc(customer.FieldID)).All(sctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &run{s: s, ctx: sctx, mid: e.mid, c: c}
+			if err := r.insertSends(custs); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := e.d.Client.EmailSend.Query().Where(emailsend.CampaignID(c.ID)).Order(ent.Asc(emailsend.FieldCustomerID)).All(sctx)
+			if err != nil || len(rows) != 12 {
+				t.Fatalf("rows %d, %v", len(rows), err)
+			}
+			if err := e.d.Client.EmailSend.UpdateOne(rows[0]).SetStatus(emailsend.StatusSENT).Exec(sctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.d.Client.EmailSend.DeleteOne(rows[1]).Exec(sctx); err != nil {
+				t.Fatal(err)
+			}
+			claimed, err := r.claim(rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(claimed) != 10 || claimed[0].ID != rows[2].ID {
+				t.Fatalf("claimed %d rows, want the 10 still QUEUED", len(claimed))
+			}
+			byStatus := e.sends(c.ID)
+			if len(byStatus[emailsend.StatusSENDING]) != 10 || len(byStatus[emailsend.StatusSENT]) != 1 {
+				t.Fatalf("after the claim: %v", counts(byStatus))
+			}
+			for _, row := range byStatus[emailsend.StatusSENDING] {
+				if row.Attempts != 1 {
+					t.Fatalf("attempts %d", row.Attempts)
+				}
+			}
+			// The fast path: all QUEUED, one statement.
+			again, err := r.claim(nil)
+			if err != nil || len(again) != 0 {
+				t.Fatalf("empty claim: %d, %v", len(again), err)
+			}
+
+			// A takeover marked claimed[2] interrupted meanwhile.
+			if err := e.d.Client.EmailSend.UpdateOneID(claimed[2].ID).SetStatus(emailsend.StatusFAILED).SetLastError(ReasonInterrupted).Exec(sctx); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			var buf []result
+			for i, row := range claimed {
+				res := result{id: row.ID, customerID: *row.CustomerID, at: now.Add(time.Duration(i) * time.Second)}
+				switch i % 5 {
+				case 0, 1:
+					res.outcome, res.subject, res.messageID = outSent, fmt.Sprintf("subject %d", i), fmt.Sprintf("m%d@x.test", i)
+				case 2:
+					res.outcome, res.errText = outBounced, fmt.Sprintf("550 no user %d", i)
+				case 3:
+					res.outcome, res.errText = outFailed, fmt.Sprintf("554 refused %d", i)
+				default:
+					res.outcome = outUnclaim
+				}
+				buf = append(buf, res)
+			}
+			var sent, failed, bounced int
+			if err := db.InTx(sctx, e.d.Client, func(tx *ent.Client) error {
+				sent, failed, bounced, err = r.writeResults(sctx, tx, buf)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// claimed[2] (a bounce) stays interrupted; claimed[7] bounced.
+			if sent != 4 || failed != 2 || bounced != 1 {
+				t.Fatalf("counted sent %d failed %d bounced %d, want 4, 2, 1", sent, failed, bounced)
+			}
+			for i, row := range claimed {
+				got, err := e.d.Client.EmailSend.Get(sctx, row.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cu, err := e.d.Client.Customer.Get(sctx, *row.CustomerID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := buf[i]
+				switch {
+				case i == 2:
+					if got.Status != emailsend.StatusFAILED || got.LastError != ReasonInterrupted || cu.EmailConsent != customer.EmailConsentSUBSCRIBED {
+						t.Fatalf("interrupted row became %s %q, customer %s", got.Status, got.LastError, cu.EmailConsent)
+					}
+				case res.outcome == outSent:
+					if got.Status != emailsend.StatusSENT || got.Subject != res.subject || got.MessageID == nil || *got.MessageID != res.messageID ||
+						got.SentAt == nil || !got.SentAt.Equal(res.at) || got.LastError != "" {
+						t.Fatalf("sent row %d: %s %q %v %v", i, got.Status, got.Subject, got.MessageID, got.SentAt)
+					}
+				case res.outcome == outBounced:
+					if got.Status != emailsend.StatusBOUNCED || got.LastError != res.errText || cu.EmailConsent != customer.EmailConsentBOUNCED {
+						t.Fatalf("bounced row %d: %s %q, customer %s", i, got.Status, got.LastError, cu.EmailConsent)
+					}
+				case res.outcome == outFailed:
+					if got.Status != emailsend.StatusFAILED || got.LastError != res.errText || cu.EmailConsent != customer.EmailConsentSUBSCRIBED {
+						t.Fatalf("failed row %d: %s %q", i, got.Status, got.LastError)
+					}
+				default:
+					if got.Status != emailsend.StatusQUEUED || got.SentAt != nil {
+						t.Fatalf("unclaimed row %d: %s", i, got.Status)
+					}
+				}
+			}
+		})
+	}
+}

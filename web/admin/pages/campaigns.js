@@ -282,7 +282,7 @@ function mountDetail(el, ctx, id) {
       const data = await client.request(CAMPAIGN_QUERY, { id });
       if (!current()) return;
       if (!data.node || !data.node.status) {
-        render(body, h('div', { class: 'pg-state pg-empty', role: 'alert' }, h('p', { class: 'pg-state-title' }, 'This campaign does not exist in your store.'), h('p', {}, h('a', { href: '#/campaigns' }, 'Back to the campaigns'))));
+        notFound();
         return;
       }
       campaign = data.node;
@@ -290,10 +290,15 @@ function mountDetail(el, ctx, id) {
       startLive();
     } catch (err) {
       if (!current()) return;
-      render(body, errorState(err, load));
+      if (err.code === 'NOT_FOUND' || err.code === 'BAD_USER_INPUT') notFound();
+      else render(body, errorState(err, load));
     } finally {
       if (current()) body.setAttribute('aria-busy', 'false');
     }
+  }
+
+  function notFound() {
+    render(body, h('div', { class: 'pg-state pg-empty', role: 'alert' }, h('p', { class: 'pg-state-title' }, 'This campaign does not exist in your store.'), h('p', {}, h('a', { href: '#/campaigns' }, 'Back to the campaigns'))));
   }
 
   function layout() {

@@ -303,7 +303,7 @@ function mountDetail(el, ctx, id) {
       startLive();
     } catch (err) {
       if (!current()) return;
-      const notFound = err.code === 'NOT_FOUND' || /not found/i.test(err.message);
+      const notFound = err.code === 'NOT_FOUND' || err.code === 'BAD_USER_INPUT' || /not found/i.test(err.message);
       render(
         body,
         notFound

@@ -244,7 +244,7 @@ export default async function mount(el, ctx) {
         { dataset: { label: 'Product' } },
         h('div', { class: 'pg-product-title' }, img, h('div', {}, h('strong', {}, p.title), h('div', { class: 'pg-muted pg-small' }, p.slug))),
       ),
-      h('td', { dataset: { label: 'Status' } }, badge(p.status, statusKind), lowCount ? h('div', {}, badge(`${lowCount} low`, 'warn')) : null),
+      h('td', { dataset: { label: 'Status' } }, h('div', { class: 'pg-badges' }, badge(p.status, statusKind), lowCount ? badge(`${lowCount} low`, 'warn') : null)),
       h('td', { dataset: { label: 'Variants' } }, h('ul', { class: 'pg-variants' }, variants.map((v, i) => variantItem(v, stocks[i])))),
       h('td', { class: 'pg-num', dataset: { label: 'Available' } }, p.totalInventory === null || p.totalInventory === undefined ? '—' : fmtNumber(p.totalInventory)),
     );

@@ -130,16 +130,16 @@ export function mountFeed(el, ctx, { limit = 15, title = 'Live orders' } = {}) {
         ${statusBadge(d.status)}
         <span class="feed-total">${esc(formatMoney(d.total))}</span>
       </div>
-      ${
-        d.status === 'PENDING' && d.orderId
-          ? `<button type="button" class="btn btn-sm feed-action" data-testid="mark-paid" data-order-id="${esc(d.orderId)}" aria-label="Mark order #${esc(d.orderNumber)} paid">Mark paid</button>`
-          : ''
-      }
       <div class="feed-meta muted small">
         <span class="feed-event">${esc(d.label)}</span> ·
         <span class="feed-who">${whoHTML}</span> ·
         <time datetime="${esc(d.at)}" title="${esc(dateTime(d.at))}">${esc(relativeTime(d.at))}</time>
-      </div>`;
+      </div>
+      ${
+        d.status === 'PENDING' && d.orderId
+          ? `<button type="button" class="btn btn-sm feed-action" data-testid="mark-paid" data-order-id="${esc(d.orderId)}" aria-label="Mark order #${esc(d.orderNumber)} paid">Mark paid</button>`
+          : ''
+      }`;
   }
 
   function upsert(d, { top = false, fresh = false } = {}) {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/omnisphere/omnisphere/ent/merchantaccount"
 	"github.com/omnisphere/omnisphere/internal/billing"
 )
@@ -110,6 +112,19 @@ type Config struct {
 	// The pages (docs/web.md).
 	WebStore         string // WEB_STORE (demo): slug of the store /store and /playground show
 	WebStorefrontKey string // WEB_STOREFRONT_KEY: its publishable key for the pages; empty = the key seeded by this process, else X-Store-Slug
+
+	// Observability (docs/observability.md).
+	MetricsDisabled bool   // METRICS_ENABLED (true): false removes /metrics and the instrumentation
+	MetricsAddr     string // METRICS_ADDR: serve /metrics on this address (e.g. 127.0.0.1:9090) instead of the main port
+	MetricsToken    string // METRICS_TOKEN: when set, /metrics answers only "Authorization: Bearer <token>"
+	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, or OTEL_TRACES_EXPORTER=otlp;
+	// OTEL_TRACES_EXPORTER=none turns it off. The exporter (OTLP over
+	// http/protobuf) reads the other OTEL_* variables itself.
+	Tracing bool
+	// TracerProvider, when not nil, receives the spans instead of an OTLP
+	// exporter (tests; its owner shuts it down).
+	TracerProvider trace.TracerProvider
 }
 
 // defaultEmailFrom is EMAIL_FROM's default: no-reply at PUBLIC_URL's host.
@@ -240,6 +255,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.WebStore = "demo"
 	}
 	c.WebStorefrontKey = strings.TrimSpace(getenv("WEB_STOREFRONT_KEY"))
+	c.MetricsDisabled = !boolVar(getenv, "METRICS_ENABLED", true, &errs)
+	c.MetricsAddr = strings.TrimSpace(getenv("METRICS_ADDR"))
+	c.MetricsToken = strings.TrimSpace(getenv("METRICS_TOKEN"))
+	c.Tracing = tracingFromEnv(getenv, &errs)
 	c.CampaignRate = intVar(getenv, "CAMPAIGN_RATE_PER_MINUTE", 300_000, &errs)
 	c.CampaignWorkers = intVar(getenv, "CAMPAIGN_WORKERS", 8, &errs)
 	c.SegmentRefresh = durVar(getenv, "SEGMENT_REFRESH_INTERVAL", time.Hour, &errs)

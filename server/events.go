@@ -31,6 +31,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
 		MaxOpenConns: 2, MaxIdleConns: 2,
 		ConnMaxLifetime: cfg.DBConnMaxLife, ConnMaxIdleTime: cfg.DBConnMaxIdle,
+		Observer: s.sqlObserver(cfg, "events"),
 	})
 	if err != nil {
 		return fmt.Errorf("events relay: %w", err)

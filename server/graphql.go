@@ -60,6 +60,10 @@ func newGraphQLHandler(s *Server) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(limits.maxTokens)
 	srv.SetDisableSuggestion(true)
+	if s.metrics != nil || s.tracer != nil {
+		// First: its interceptors enclose all the others'.
+		srv.Use(gqlObserver{s})
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: s.apqCache(limits.apqCacheSize)})
 	if limits.introspection {
 		srv.Use(extension.Introspection{})
@@ -87,6 +91,9 @@ func newGraphQLHandler(s *Server) http.Handler {
 	// Inside the limiter's response interceptor (registered with it above).
 	srv.AroundResponses(s.cacheResponses)
 	srv.AroundRootFields(graph.RequireScope)
+	if s.tracer != nil {
+		srv.AroundRootFields(s.traceRootField)
+	}
 	srv.AroundFields(graph.GuardCatalogueFilters)
 	srv.SetErrorPresenter(presentErrors(graph.ErrorPresenter(s.Log)))
 	srv.SetRecoverFunc(graph.RecoverFunc(s.Log))

@@ -95,10 +95,16 @@ type Server struct {
 	bg       sync.WaitGroup
 	// Handler serves every route. Tests call it directly.
 	Handler http.Handler
+	// observability is /metrics and tracing (server/metrics.go, tracing.go).
+	observability
 }
 
 // New opens the stores, migrates when configured to, and builds the handler.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	obs, err := newObservability(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	d, err := db.Open(ctx, db.Config{
 		URL:             cfg.DatabaseURL,
 		SQLitePath:      cfg.SQLitePath,
@@ -106,11 +112,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLife,
 		ConnMaxIdleTime: cfg.DBConnMaxIdle,
+		Observer:        obs.sqlObserver(cfg, "main"),
 	})
 	if err != nil {
+		_ = obs.stopTracing()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: d, Bus: events.NewLocal()}
+	s := &Server{Config: cfg, Log: log, DB: d, Bus: events.NewLocal(), observability: obs}
 	if cfg.AutoMigrate {
 		if err := d.Migrate(ctx); err != nil {
 			s.Close()
@@ -195,6 +203,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Allow:       s.Billing.AllowSubscription,
 	}
 	s.Billing.LiveSubscriptions = s.Subscriptions.Count
+	s.registerState()
 	s.Handler = s.routes()
 	return s, nil
 }
@@ -210,15 +219,18 @@ func (s *Server) routes() http.Handler {
 	for _, p := range []string{"/admin", "/admin/", "/store", "/store/", "/playground", "/playground/", "/assets/"} {
 		mux.Handle("GET "+p, pages)
 	}
-	mux.Handle("POST /webhooks/stripe", s.Webhooks.Handler(false))
+	mux.Handle("POST /webhooks/stripe", s.observeWebhooks("stripe", "platform", s.Webhooks.Handler(false)))
 	mux.Handle("/t/", s.withEdge(s.tracking))
 	mux.Handle(marketing.ConfirmPath, s.withEdge(http.HandlerFunc(s.confirmPage)))
-	mux.Handle("POST /webhooks/stripe/connect", s.Webhooks.Handler(true))
+	mux.Handle("POST /webhooks/stripe/connect", s.observeWebhooks("stripe", "connect", s.Webhooks.Handler(true)))
+	if s.metrics != nil && s.Config.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	mux.Handle("GET /media/", s.media())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})
-	return withRequestLog(s.Log, mux)
+	return withRequestLog(s.Log, s.observeHTTP(mux))
 }
 
 // ready answers 200 when the database (and Redis, when configured) answer.
@@ -258,7 +270,7 @@ func (s *Server) Close() error {
 	if s.Redis != nil {
 		errs = append(errs, s.Redis.Close())
 	}
-	errs = append(errs, s.DB.Close())
+	errs = append(errs, s.DB.Close(), s.stopTracing())
 	return errors.Join(errs...)
 }
 
@@ -273,6 +285,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
+	stopMetrics, err := s.serveMetrics(ctx)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

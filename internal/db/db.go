@@ -36,6 +36,8 @@ type Config struct {
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
 	ConnMaxIdleTime time.Duration
+	// Observer, when not nil, is told of every statement (observe.go).
+	Observer Observer
 }
 
 // DB is an open database.
@@ -71,7 +73,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return nil, errors.New("db: DATABASE_URL must be a postgres:// or postgresql:// URL")
 	}
-	sqlDB, err := sql.Open("pgx", cfg.URL)
+	sqlDB, err := openPool("pgx", cfg.URL, cfg.Observer)
 	if err != nil {
 		return nil, fmt.Errorf("db: open postgres: %w", err)
 	}
@@ -102,7 +104,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	// on lock upgrade.
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	sqlDB, err := sql.Open("sqlite", dsn)
+	sqlDB, err := openPool("sqlite", dsn, cfg.Observer)
 	if err != nil {
 		return nil, fmt.Errorf("db: open sqlite: %w", err)
 	}

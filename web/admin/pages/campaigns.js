@@ -167,7 +167,7 @@ function mountList(el, ctx) {
           h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', class: 'pg-num' }, 'Recipients'),
           h('th', { scope: 'col', class: 'pg-num' }, 'Sent'),
-          h('th', { scope: 'col', class: 'pg-num' }, 'Failed'),
+          h('th', { scope: 'col', class: 'pg-num' }, 'Failed or bounced'),
           h('th', { scope: 'col', class: 'pg-num' }, 'Opened'),
           h('th', { scope: 'col', class: 'pg-num' }, 'Clicked'),
         ),
@@ -221,7 +221,7 @@ function mountList(el, ctx) {
       h('td', { dataset: { label: 'Status' } }, badge(c.status, STATUS_KIND[c.status])),
       h('td', { class: 'pg-num', dataset: { label: 'Recipients' } }, fmtNumber(c.recipientsCount)),
       h('td', { class: 'pg-num', dataset: { label: 'Sent' } }, fmtNumber(c.sentCount)),
-      h('td', { class: 'pg-num', dataset: { label: 'Failed' } }, fmtNumber(c.failedCount + (c.bouncedCount || 0))),
+      h('td', { class: 'pg-num', dataset: { label: 'Failed or bounced' } }, fmtNumber(c.failedCount + (c.bouncedCount || 0))),
       h('td', { class: 'pg-num', dataset: { label: 'Opened' } }, fmtNumber(c.uniqueOpenedCount)),
       h('td', { class: 'pg-num', dataset: { label: 'Clicked' } }, fmtNumber(c.uniqueClickedCount)),
     );

@@ -40,7 +40,7 @@ function signInForms() {
         <h2 id="login-title">Sign in</h2>
         <div class="field"><label for="login-email">Email</label><input id="login-email" name="email" type="email" autocomplete="username" required></div>
         <div class="field"><label for="login-password">Password</label><input id="login-password" name="password" type="password" autocomplete="current-password" required></div>
-        <p class="notice" role="alert" hidden></p>
+        <p class="notice" role="alert" tabindex="-1" hidden></p>
         <button type="submit" class="btn btn-primary">Sign in</button>
       </form>
       <form id="register-form" class="panel" aria-labelledby="register-title">
@@ -52,7 +52,7 @@ function signInForms() {
         <div class="field"><label for="reg-email">Email</label><input id="reg-email" name="email" type="email" autocomplete="email" required></div>
         <div class="field"><label for="reg-password">Password <span class="muted">(at least 8 characters)</span></label><input id="reg-password" name="password" type="password" autocomplete="new-password" minlength="8" required></div>
         <label class="check"><input name="acceptsMarketing" type="checkbox"> Send me news and offers by email</label>
-        <p class="notice" role="alert" hidden></p>
+        <p class="notice" role="alert" tabindex="-1" hidden></p>
         <button type="submit" class="btn btn-primary">Create account</button>
       </form>
     </div>`;
@@ -128,6 +128,7 @@ export async function render(route, ctx) {
         // INVALID_CREDENTIALS, TAKEN, RATE_LIMITED … as the API words them.
         say(status, describe(err), 'error');
         button.disabled = false;
+        status.focus();
       }
     });
   }

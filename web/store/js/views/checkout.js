@@ -101,7 +101,7 @@ function form(cart, ctx) {
             includes Stripe.js calls <code>checkoutComplete</code> with <code>paymentProvider: STRIPE</code> and confirms the
             returned <code>clientSecret</code> with it.</p>
         </fieldset>
-        <p id="checkout-status" class="notice" role="alert" hidden></p>
+        <p id="checkout-status" class="notice" role="alert" tabindex="-1" hidden></p>
         <button type="submit" class="btn btn-primary btn-block" data-testid="place-order">Place order · ${esc(formatMoney(cart.cost.total))}</button>
       </form>
       <aside class="summary" aria-label="Order summary">
@@ -290,7 +290,7 @@ export async function render(route, ctx) {
       if (err.payload?.cart) refresh(err.payload.cart);
       button.disabled = false;
       button.textContent = label;
-      status.focus?.();
+      status.focus();
     }
   });
 }

@@ -102,6 +102,7 @@ export async function render(route, ctx) {
   const status = document.getElementById('buy-status');
   const qty = document.getElementById('quantity');
   const showStock = ctx.storefront.showStockQuantity;
+  let busy = false; // an add-to-cart request is on its way
 
   // Thumbnails swap the main image.
   main().querySelectorAll('.thumb').forEach((b) =>
@@ -161,8 +162,10 @@ export async function render(route, ctx) {
     e.preventDefault();
     const v = update();
     const quantity = Math.max(1, Math.floor(Number(qty.value) || 1));
-    if (!v || !v.available) return;
-    button.disabled = true;
+    if (!v || !v.available || busy) return;
+    // Busy, not disabled: a disabled button would lose keyboard focus.
+    busy = true;
+    button.setAttribute('aria-disabled', 'true');
     button.textContent = 'Adding…';
     try {
       const p = await addToCart(v.id, quantity);
@@ -179,8 +182,9 @@ export async function render(route, ctx) {
       // OUT_OF_STOCK, UNAVAILABLE, INVALID … are userErrors: show them as they are.
       say(status, describe(err), 'error');
     } finally {
+      busy = false;
+      button.removeAttribute('aria-disabled');
       button.textContent = 'Add to cart';
-      button.disabled = false;
       update();
     }
   });

@@ -195,18 +195,18 @@ async function main() {
     const placedAt = Date.now();
     const orderNumber = await confirmation.getAttribute('data-order-number');
     if (!orderNumber) throw new Error('the confirmation has no data-order-number');
-    await shop.screenshot({ path: join(out, 'store-confirmation.png'), fullPage: true });
     done();
     console.log(`   order #${orderNumber}`);
 
-    // 3. It appears in the admin feed within 2 s, without a reload.
+    // 3. It appears in the admin feed within 2 s of the confirmation, without a reload.
     done = step('the order appears live in the admin feed (≤ 2 s)');
     const item = admin.locator(`[data-testid=order-feed] [data-testid=order-feed-item][data-order-number="${orderNumber}"]`);
-    await item.first().waitFor({ timeout: 2_000 });
+    await item.first().waitFor({ timeout: Math.max(0, 2_000 - (Date.now() - placedAt)) });
     const latency = Date.now() - placedAt;
-    await admin.screenshot({ path: join(out, 'admin-overview-live-order.png'), fullPage: true });
     done();
     console.log(`   in the feed ${latency} ms after the confirmation showed`);
+    await shop.screenshot({ path: join(out, 'store-confirmation.png'), fullPage: true });
+    await admin.screenshot({ path: join(out, 'admin-overview-live-order.png'), fullPage: true });
 
     // 4. The merchant marks the manual order paid; the KPI cards change.
     done = step('mark the order paid in /admin; the KPI cards change');
@@ -228,15 +228,53 @@ async function main() {
       ['orders', '[data-testid=order-feed-item], table'],
       ['products', '[data-testid=products-table]'],
       ['customers', '[data-testid=customers-table]'],
-      ['campaigns', '[data-testid=campaigns-table], [data-testid=campaigns-empty]'],
+      ['campaigns', '[data-testid=campaigns-table], .pg-empty'],
     ]) {
       await admin.goto(`${base}/admin#/${view}`);
       await admin.locator(hook).first().waitFor({ timeout: 10_000 });
       await admin.screenshot({ path: join(out, `admin-${view}.png`), fullPage: true });
     }
-    await admin.locator('[data-testid=customer-row] a, a[data-testid=customer-row]').first().click();
+    await admin.goto(`${base}/admin#/customers`);
+    await admin.locator('[data-testid=customer-row] a').first().click();
     await admin.locator('[data-testid=customer-detail] [data-testid=customer-ltv]').waitFor({ timeout: 10_000 });
     await admin.screenshot({ path: join(out, 'admin-customer-detail.png'), fullPage: true });
+    done();
+
+    // A campaign sent through the API: its page follows it live to SENT.
+    done = step('a campaign page follows the send live');
+    const api = async (query, variables) =>
+      admin.evaluate(
+        async ([q, v]) => {
+          const t = JSON.parse(localStorage.getItem('omnisphere.admin'));
+          const r = await fetch('/graphql', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t.accessToken}` },
+            body: JSON.stringify({ query: q, variables: v }),
+          });
+          return r.json();
+        },
+        [query, variables],
+      );
+    const seg = await api(
+      'mutation($in: SegmentInput!) { segmentCreate(input: $in) { segment { id } userErrors { code message } } }',
+      { in: { name: 'E2E subscribers', rules: { match: 'all', conditions: [{ kind: 'consent', operator: 'equals', value: 'SUBSCRIBED' }] } } },
+    );
+    const segmentId = seg?.data?.segmentCreate?.segment?.id;
+    if (!segmentId) throw new Error(`segmentCreate: ${JSON.stringify(seg)}`);
+    const camp = await api(
+      'mutation($in: CampaignInput!) { campaignCreate(input: $in) { campaign { id } userErrors { code message } } }',
+      { in: { name: 'E2E launch', segmentId, subject: 'Hello', htmlBody: '<p>Hello from the browser test.</p>' } },
+    );
+    const campaignId = camp?.data?.campaignCreate?.campaign?.id;
+    if (!campaignId) throw new Error(`campaignCreate: ${JSON.stringify(camp)}`);
+    await admin.goto(`${base}/admin#/campaigns/${campaignId}`);
+    await admin.locator('[data-testid=campaign-progress][data-status=DRAFT]').waitFor({ timeout: 10_000 });
+    await admin.locator('[data-testid=connection-state][data-state=connected]').waitFor({ timeout: 10_000 });
+    await admin.waitForTimeout(500); // the subscription's start message reaches the server
+    const sent = await api('mutation($id: ID!) { campaignSend(id: $id) { campaign { status } userErrors { code message } } }', { id: campaignId });
+    if (sent?.errors || sent?.data?.campaignSend?.userErrors?.length) throw new Error(`campaignSend: ${JSON.stringify(sent)}`);
+    await admin.locator('[data-testid=campaign-progress][data-status=SENT]').waitFor({ timeout: 30_000 });
+    await admin.screenshot({ path: join(out, 'admin-campaign.png'), fullPage: true });
     done();
 
     // Phone width.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -95,14 +96,21 @@ func (s *observability) stopTracing() error {
 // traceRootField is the root-field middleware of the spans: one span per
 // root field of an operation (Query.products, Mutation.checkoutComplete),
 // not per nested field.
-func (s *Server) traceRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+func (s *observability) traceRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	fc := graphql.GetRootFieldContext(ctx)
 	if fc == nil || !trace.SpanFromContext(ctx).IsRecording() {
 		return next(ctx)
 	}
-	ctx, span := s.tracer.Start(ctx, fc.Object+"."+fc.Field.Name, trace.WithAttributes(
+	parent := "Query"
+	switch graphql.GetOperationContext(ctx).Operation.Operation {
+	case ast.Mutation:
+		parent = "Mutation"
+	case ast.Subscription:
+		parent = "Subscription"
+	}
+	ctx, span := s.tracer.Start(ctx, parent+"."+fc.Field.Name, trace.WithAttributes(
 		attribute.String("graphql.field.name", fc.Field.Name),
-		attribute.String("graphql.field.parent", fc.Object),
+		attribute.String("graphql.field.parent", parent),
 	))
 	defer span.End()
 	return next(ctx)

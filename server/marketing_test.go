@@ -178,8 +178,11 @@ func testMarketing(t *testing.T, b dbtest.Backend) {
 			`mutation($id: ID!) { campaignResume(id: $id) { `+userErrs+` } }`, map[string]any{"id": id})))
 		require.Equal(t, []string{"NOT_FOUND"}, e.query(t, &e.otherV, `mutation($id: ID!) { campaignSend(id: $id) { `+userErrs+` } }`,
 			map[string]any{"id": id}).codes(), "another store's campaign does not exist for them")
-		p = e.mutate(t, &e.staffV, "campaignSend", `mutation($id: ID!) { campaignSend(id: $id) { campaign { status } `+userErrs+` } }`, map[string]any{"id": id})
+		// The payload's campaign loads its edges after the transition's
+		// transaction committed.
+		p = e.mutate(t, &e.staffV, "campaignSend", `mutation($id: ID!) { campaignSend(id: $id) { campaign { status segment { id } } `+userErrs+` } }`, map[string]any{"id": id})
 		require.Empty(t, p.list("userErrors"))
+		require.Equal(t, segmentID, p.str("campaign", "segment", "id"))
 
 		var msgs []mailpittest.Message
 		require.Eventually(t, func() bool {

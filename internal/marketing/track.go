@@ -158,7 +158,7 @@ func (s *Service) Track(ctx context.Context, in TrackInput, meta RequestMeta) (*
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Unwrap(), nil // read from the committed transaction: its edges load through the client
 }
 
 // validate checks in and returns its properties (never nil).

@@ -140,7 +140,7 @@ func (s *Sender) transition(ctx context.Context, merchantID, campaignID uuid.UUI
 			r.(*run).stopped.Store(true)
 		}
 	}
-	return out, nil
+	return out.Unwrap(), nil // read from the committed transaction: its edges load through the client
 }
 
 // lockCampaign reads the campaign under a row lock (PostgreSQL; SQLite's

@@ -367,7 +367,7 @@ func (s *Service) Create(ctx context.Context, merchantID uuid.UUID, input Input)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Unwrap(), nil // read from the committed transaction: its edges load through the client
 }
 
 // Update changes the fields of popup id that input sets. An id the store
@@ -431,7 +431,7 @@ func (s *Service) Update(ctx context.Context, merchantID, id uuid.UUID, input In
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Unwrap(), nil // read from the committed transaction: its edges load through the client
 }
 
 // Delete removes popup id of the store. An id the store does not have

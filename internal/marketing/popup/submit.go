@@ -453,5 +453,5 @@ func (s *Service) Confirm(ctx context.Context, token string) (*ent.Customer, err
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Unwrap(), nil // read from the committed transaction: its edges load through the client
 }

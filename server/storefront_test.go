@@ -591,6 +591,9 @@ func TestStorefrontStatementCountIsFlat(t *testing.T) {
 				seo { title }
 			} } } }`
 			count := func(n int) uint64 {
+				// The key is cached for auth.StoreCacheTTL (5 s): a request
+				// just before warms it.
+				require.Empty(t, e.do(t, `{ storefront { storeName } }`, nil, key...).Errors)
 				before := e.s.DB.Statements()
 				r := e.do(t, q, map[string]any{"n": n}, key...)
 				require.Empty(t, r.Errors, r.Body)
@@ -616,7 +619,10 @@ func TestStorefrontStatementCountIsFlat(t *testing.T) {
 			count(1) // the first request of a key also notes its use
 			counts := map[int]uint64{}
 			for _, n := range []int{5, 20, 100} {
-				counts[n] = count(n)
+				// The fewest of three: on a machine slow enough for the
+				// key's cache entry to expire between the warm-up and the
+				// page, one request also looks the key up again.
+				counts[n] = min(count(n), count(n), count(n))
 			}
 			// The page (1), variants, images and category (3), stock and
 			// featured images (2); the storefront key was resolved by the

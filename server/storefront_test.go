@@ -576,6 +576,7 @@ func TestStorefrontStatementCountIsFlat(t *testing.T) {
 			e := &idEnv{s: newServer(t, b, nil, func(c *server.Config) {
 				c.MaxCost = 10000 // 100 products with all of this cost about 2,900
 				c.RateLimitBucket = 1000000
+				c.StorefrontCacheMB = 0 // each request resolves (they repeat)
 			})}
 			acme := e.register(t, "acme")
 			e.publish(t, acme)

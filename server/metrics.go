@@ -608,7 +608,7 @@ func newStateCollector(s *Server) *stateCollector {
 		consumerPending: d("events_consumer_pending", "Stream entries delivered to a durable consumer group and not yet acknowledged (Redis).", "group"),
 		consumerLag:     d("events_consumer_lag", "Stream entries not yet delivered to a durable consumer group (Redis; -1 when unknown).", "group"),
 		campaignEmails:  d("campaign_emails_total", "Campaign emails of all stores by outcome (sent, failed, bounced): the sums of the campaigns' counters, the same in every process.", "outcome"),
-		scrapeErrors:    d("metrics_scrape_errors_total", "Reads of the last scrape that failed or timed out, by source.", "source"),
+		scrapeErrors:    d("metrics_scrape_failed", "1 when the last scrape's read of the source failed or timed out, else 0.", "source"),
 	}
 }
 

@@ -200,7 +200,7 @@ func TestMetrics(t *testing.T) {
 			require.True(t, m.has("events_relay_total", "result", "published"))
 			require.True(t, m.has("campaign_emails_total", "outcome", "sent"))
 			require.True(t, m.has("campaign_emails_total", "outcome", "bounced"))
-			require.Equal(t, 0.0, m.value("metrics_scrape_errors_total", "source", "database"))
+			require.Equal(t, 0.0, m.value("metrics_scrape_failed", "source", "database"))
 
 			require.Equal(t, 1.0, m.value("webhook_deliveries_total", "provider", "stripe", "endpoint", "platform", "event_type", "unknown", "outcome", "bad_signature"), m.body)
 			require.Equal(t, 1.0, m.value("webhook_deliveries_total", "provider", "stripe", "endpoint", "platform", "event_type", "customer.created", "outcome", "duplicate"))
@@ -338,5 +338,5 @@ func TestMetricsConsumerLag(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	m := getMetrics(t, s.Handler)
 	require.True(t, m.has("events_consumer_pending", "group", group))
-	require.Equal(t, 0.0, m.value("metrics_scrape_errors_total", "source", "redis"))
+	require.Equal(t, 0.0, m.value("metrics_scrape_failed", "source", "redis"))
 }

@@ -68,6 +68,7 @@ func newGraphQLHandler(s *Server) http.Handler {
 	if limits.introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(cursorGuard{})
 	srv.Use(&limiter{limits: limits, schema: schema.Schema(), buckets: s.Limiter, log: s.Log})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// Fresh dataloaders per operation: caches never cross viewers.

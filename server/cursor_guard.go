@@ -15,8 +15,8 @@ import (
 // cursorGuard checks every Cursor argument of an operation before it runs.
 // entgql decodes cursors with msgpack, which panics on some crafted input
 // (a map with a repeated key, found by FuzzCursor): gqlgen would recover
-// that panic as an INTERNAL error. Here such a cursor, and any other that
-// does not decode, is a BAD_USER_INPUT naming the argument.
+// that panic as an INTERNAL error. Here such a cursor is a BAD_USER_INPUT
+// naming the argument, before the operation runs.
 type cursorGuard struct{}
 
 var (
@@ -77,8 +77,10 @@ func (cursorGuard) MutateOperationContext(_ context.Context, op *graphql.Operati
 	return walk(op.Operation.SelectionSet)
 }
 
-// checkCursor decodes s as the API's cursors are decoded, turning a panic
-// of the decoder into an error.
+// checkCursor decodes s as the API's cursors are decoded and reports a
+// panic of the decoder as an error. A cursor that merely fails to decode is
+// left to argument coercion, which answers it as a field error
+// (BAD_USER_INPUT with data null).
 func checkCursor(s string) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -86,8 +88,6 @@ func checkCursor(s string) (err error) {
 		}
 	}()
 	var c ent.Cursor
-	if uerr := c.UnmarshalGQL(s); uerr != nil {
-		return fmt.Errorf("invalid cursor")
-	}
+	_ = c.UnmarshalGQL(s)
 	return nil
 }

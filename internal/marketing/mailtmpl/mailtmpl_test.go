@@ -56,6 +56,7 @@ func TestRenderVariablesAndFunctions(t *testing.T) {
 		{"missing attribute prints nothing", sample(), `[{{.Customer.Attributes.none}}][{{.Customer.Attr "none"}}][{{.Customer.Attr "tier"}}]`, `[][][gold]`},
 		{"XSS in names is escaped", xss, `<p>Hi {{.Customer.FirstName}}</p><p title="{{.Customer.LastName}}">x</p>`,
 			`<p>Hi &lt;script&gt;alert(1)&lt;/script&gt;</p><p title="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;">x</p>`},
+		{"the root value prints nothing", sample(), `[{{.}}][{{$}}]`, `[][]`},
 		{"attribute HTML is escaped", xss, `{{.Customer.Attributes.bio}}`, `&lt;b&gt;bold&lt;/b&gt;`},
 		{"javascript URL is neutralised", xss, `<a href="{{(index .Products 0).URL}}">x</a>`, `<a href="#ZgotmplZ">x</a>`},
 		{"URL in attribute is normalised", sample(), `<a href="{{.Store.URL}}/search?q={{.Customer.FullName}}">x</a>`,

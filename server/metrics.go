@@ -31,6 +31,7 @@ import (
 
 	"github.com/omnisphere/omnisphere/internal/db"
 	"github.com/omnisphere/omnisphere/internal/events"
+	"github.com/omnisphere/omnisphere/internal/marketing"
 	"github.com/omnisphere/omnisphere/internal/viewer"
 )
 
@@ -434,8 +435,8 @@ func routeOf(path string) string {
 			return p
 		}
 	}
-	if strings.HasPrefix(path, "/confirm") || strings.HasPrefix(path, "/marketing") {
-		return "/confirm"
+	if path == marketing.ConfirmPath {
+		return marketing.ConfirmPath
 	}
 	return "other"
 }
